@@ -1,0 +1,27 @@
+# `make demo` and `make test` create .venv on first use with a Python that nnabla supports.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+		py="$${PYTHON:-$$(scripts/find-python.sh)}" || exit 1; \
+		echo "creating $(VENV) with $$py"; \
+		"$$py" -m venv $(VENV) || exit 1; \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/xaikit run smoothgrad --model demo/digits.nnp --image demo/images/digit_3.png \
+		--class-index 3 --seed 0 --output smoothgrad.png
+
+test: $(STAMP)
+	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) smoothgrad.png

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+import xaikit
+from xaikit.images import load_image
+from xaikit.nnabla_backend import F
+from xaikit.sinks.grey import grey_map
+from xaikit.testing import make_nnp, tiny_cnn
+
+
+def test_explainers_lists_smoothgrad():
+    assert "smoothgrad" in xaikit.explainers()
+
+
+def test_explain_returns_attribution_of_the_input_shape(models, images):
+    exp = xaikit.explain("smoothgrad", model=str(models["rgb"]), image=str(images["rgb"]),
+                         class_index=3, num_samples=4, seed=0)
+    assert exp.attribution.shape == (3, 6, 10)
+    assert exp.attribution.dtype == np.float32
+    assert exp.input.shape == (3, 6, 10)
+    assert exp.class_index == 3 and exp.explainer == "smoothgrad" and exp.model == "rgb.nnp"
+    assert exp.params == {"noise_level": 0.15, "num_samples": 4, "seed": 0, "batch_size": 32}
+
+
+def test_image_as_path_pil_and_array_give_the_same_map(models, images):
+    model = xaikit.load_model(models["rgb"])
+    pil = Image.open(images["rgb"])
+    run = lambda image: xaikit.explain("smoothgrad", model=model, image=image,  # noqa: E731
+                                       class_index=1, num_samples=3, seed=1).attribution
+    from_path = run(images["rgb"])
+    assert np.array_equal(from_path, run(pil))
+    assert np.array_equal(from_path, run(np.asarray(pil)))
+    assert np.array_equal(from_path, run(load_image(images["rgb"], model)))
+
+
+def test_save_writes_the_grey_png_selected_by_extension(models, images, tmp_path):
+    exp = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                         class_index=1, num_samples=3, seed=0)
+    out = exp.save(tmp_path / "sub" / "map.png")
+    written = np.asarray(Image.open(out))
+    assert Image.open(out).mode == "L"
+    assert np.array_equal(written, grey_map(exp.attribution))
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["map.png"]
+
+
+def test_two_different_nnp_files_in_one_process(tmp_path, images):
+    # Same parameter names (conv/conv/W...), different shapes: clash in nnabla's global registry.
+    a = xaikit.load_model(make_nnp(tmp_path / "a.nnp", channels=1, num_classes=3, seed=1))
+    b = xaikit.load_model(make_nnp(tmp_path / "b.nnp", channels=3, num_classes=5, seed=2))
+    exp_a = xaikit.explain("smoothgrad", model=a, image=images["grey"], class_index=2, seed=0)
+    exp_b = xaikit.explain("smoothgrad", model=b, image=images["rgb"], class_index=4, seed=0)
+    again_a = xaikit.explain("smoothgrad", model=a, image=images["grey"], class_index=2, seed=0)
+    assert exp_a.attribution.shape == (1, 8, 8) and exp_b.attribution.shape == (3, 8, 8)
+    assert np.array_equal(exp_a.attribution, again_a.attribution)
+    fresh_a = xaikit.explain("smoothgrad", model=tmp_path / "a.nnp", image=images["grey"],
+                             class_index=2, seed=0)
+    assert np.array_equal(exp_a.attribution, fresh_a.attribution)
+
+
+def test_no_image_normalization_keeps_pixels_in_0_255(models, images):
+    raw = xaikit.load_model(models["raw"])
+    grey = xaikit.load_model(models["grey"])
+    assert raw.no_image_normalization and not grey.no_image_normalization
+    pixels = np.asarray(Image.open(images["grey"]), dtype=np.float32)
+    np.testing.assert_array_equal(load_image(images["grey"], raw)[0], pixels)
+    np.testing.assert_allclose(load_image(images["grey"], grey)[0], pixels / 255, rtol=1e-6)
+
+
+def test_images_are_resized_and_converted_to_the_model_input(models, images):
+    rgb = xaikit.load_model(models["rgb"])
+    grey = xaikit.load_model(models["grey"])
+    assert load_image(images["grey"], rgb).shape == (3, 6, 10)  # grey file, RGB model
+    assert load_image(images["rgb"], grey).shape == (1, 8, 8)  # RGB file, grey model
+
+
+def test_model_built_in_python_is_explained(images):
+    def network(x):
+        return F.softmax(tiny_cnn(x, 2))
+
+    model = xaikit.load_model(network, input_shape=(1, 8, 8))
+    assert model.num_classes == 2
+    exp = xaikit.explain("smoothgrad", model=model, image=images["grey"], class_index=1, seed=0)
+    assert exp.attribution.shape == (1, 8, 8) and exp.attribution.max() > 0
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"noise_level": 1.5}, "noise_level: Input should be less than or equal to 1"),
+    ({"noise_level": -0.1}, "noise_level: Input should be greater than or equal to 0"),
+    ({"noise_level": float("nan")}, "noise_level: Input should be a finite number"),
+    ({"num_samples": 0}, "num_samples: Input should be greater than or equal to 1"),
+    ({"num_samples": 2.5}, "num_samples: Input should be a valid integer"),
+    ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
+    ({"batch_size": 0}, "batch_size: Input should be greater than or equal to 1"),
+    ({"colour": "red"}, "colour: unknown parameter"),
+    ({"class_index": -1}, "class_index: Input should be greater than or equal to 0"),
+    ({"class_index": 3}, "class_index: 3 is past the output width of grey.nnp (3 classes"),
+])
+def test_bad_parameters_raise_parameter_error(models, images, kwargs, message):
+    args = {"model": models["grey"], "image": images["grey"], **kwargs}
+    with pytest.raises(xaikit.ParameterError) as err:
+        xaikit.explain("smoothgrad", **args)
+    assert message in str(err.value)
+
+
+def test_bounds_just_inside_are_accepted(models, images):
+    for kwargs in ({"noise_level": 0.0}, {"noise_level": 1.0}, {"num_samples": 1},
+                   {"class_index": 2}, {"seed": 0}, {"batch_size": 1}):
+        args = {"model": models["grey"], "image": images["grey"], **kwargs}
+        assert xaikit.explain("smoothgrad", **args).attribution.shape == (1, 8, 8)
+
+
+def test_bad_files_raise_typed_errors(models, images, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(xaikit.ImageError, match="image: .*no such file"):
+        xaikit.explain("smoothgrad", model=models["grey"], image=tmp_path / "missing.png")
+    with pytest.raises(xaikit.ImageError, match="image: .*notes.png: not an image file"):
+        xaikit.explain("smoothgrad", model=models["grey"], image=text)
+    with pytest.raises(xaikit.ModelError, match="model: .*not an .nnp file"):
+        xaikit.explain("smoothgrad", model=images["grey"], image=images["grey"])
+    with pytest.raises(xaikit.PluginError, match="no explainer named 'nope'"):
+        xaikit.explain("nope", model=models["grey"], image=images["grey"])

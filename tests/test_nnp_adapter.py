@@ -1,0 +1,91 @@
+import zipfile
+
+import numpy as np
+import pytest
+
+import xaikit
+from xaikit.testing import make_nnp
+
+
+def rewrite_nntxt(src, dst, edit):
+    """Copy an .nnp, passing its net.nntxt through ``edit(text) -> text``."""
+    with zipfile.ZipFile(src) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    members["net.nntxt"] = edit(members["net.nntxt"].decode()).encode()
+    with zipfile.ZipFile(dst, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return dst
+
+
+def test_reads_the_executor_like_nnc(models):
+    model = xaikit.load_model(models["rgb"])
+    assert model.input_shape == (3, 6, 10)
+    assert model.num_classes == 4
+    assert model.notes == ()
+    probs = model.predict(np.zeros((2, 3, 6, 10), np.float32))
+    assert probs.shape == (2, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)  # runtime output is Softmax
+
+
+def test_binary_sigmoid_model_has_one_class(models):
+    assert xaikit.load_model(models["binary"]).num_classes == 1
+
+
+def test_older_nnc_parameter_protobuf(tmp_path, images):
+    path = make_nnp(tmp_path / "old.nnp", parameter_format=".protobuf")
+    assert "parameter.protobuf" in zipfile.ZipFile(path).namelist()
+    exp = xaikit.explain("smoothgrad", model=path, image=images["grey"], seed=0)
+    assert exp.attribution.max() > 0
+
+
+def test_several_executors_use_the_first_and_say_so(models, tmp_path):
+    def add_executor(text):
+        first = text[text.index("executor {"):]
+        return text + first.replace('name: "Executor"', 'name: "Second"')
+
+    path = rewrite_nntxt(models["grey"], tmp_path / "two.nnp", add_executor)
+    model = xaikit.load_model(path)
+    assert model.notes == ("two.nnp has 2 executors (Executor, Second); using the first, "
+                           "'Executor'",)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t[:t.index("executor {")], "the model has no executor"),
+    (lambda t: t.replace('network_name: "MainRuntime"', 'network_name: "Gone"'),
+     "executor 'Executor' names network 'Gone', which the file does not contain"),
+    (lambda t: t.replace("network {", "network {{", 1), "net.nntxt does not parse"),
+    (lambda t: t.replace("  data_variable {", "  data_variable {\n    variable_name: \"Input\"\n"
+                         "  }\n  data_variable {", 1), "the executor has 2 inputs"),
+])
+def test_broken_descriptions_give_one_clear_message(models, tmp_path, edit, message):
+    path = rewrite_nntxt(models["grey"], tmp_path / "broken.nnp", edit)
+    with pytest.raises(xaikit.ModelError) as err:
+        xaikit.load_model(path)
+    assert message in str(err.value)
+    assert str(err.value).startswith(f"model: {path}: ")
+
+
+def test_vector_input_is_refused(tmp_path):
+    from xaikit.nnabla_backend import F
+    from xaikit.testing import save_nnc_nnp
+
+    def mlp(x):
+        import nnabla.parametric_functions as PF
+        return PF.affine(F.relu(PF.affine(x, 4, name="a")), 2, name="b")
+
+    path = save_nnc_nnp(tmp_path / "vec.nnp", mlp, (5,))  # (batch, 5): not an image
+    with pytest.raises(xaikit.ModelError, match=r"has shape \[-1, 5\]; xaikit explains image"):
+        xaikit.load_model(path)
+
+
+def test_not_a_zip_and_no_nntxt(tmp_path):
+    (tmp_path / "text.nnp").write_text("hello")
+    with pytest.raises(xaikit.ModelError, match="not an .nnp file"):
+        xaikit.load_model(tmp_path / "text.nnp")
+    with zipfile.ZipFile(tmp_path / "empty.nnp", "w") as z:
+        z.writestr("nnp_version.txt", "0.1")
+    with pytest.raises(xaikit.ModelError, match="the archive has no net.nntxt"):
+        xaikit.load_model(tmp_path / "empty.nnp")
+    with pytest.raises(xaikit.ModelError, match="no such model file"):
+        xaikit.load_model(tmp_path / "missing.nnp")

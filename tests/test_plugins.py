@@ -1,0 +1,173 @@
+"""Each hook, driven by a throwaway plugin through the Python API and the CLI."""
+
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from pydantic import Field
+
+import xaikit
+from xaikit import hookspecs, plugins
+from xaikit.cli import cli
+
+
+class Ones(xaikit.Explainer):
+    name = "ones"
+    description = "every pixel matters equally"
+
+    class Params(xaikit.Params):
+        scale: float = Field(1.0, gt=0, description="Value of every pixel.")
+
+    def explain(self, model, image, class_index, params):
+        return np.full(model.input_shape, params.scale, np.float32)
+
+
+class Npy(xaikit.Sink):
+    name = "test-npy"
+    description = "raw array"
+    extensions = (".npy",)
+
+    def write(self, explanation, path, params):
+        with open(path, "wb") as f:
+            np.save(f, explanation.attribution)
+
+
+class Fixed(xaikit.ModelAdapter):
+    name = "fixed"
+    description = "a constant model for the string 'fixed'"
+
+    def accepts(self, ref):
+        return ref == "fixed"
+
+    def load(self, ref, **options):
+        from xaikit.testing import tiny_cnn
+        return xaikit.load_model(lambda x: tiny_cnn(x, 2), input_shape=(1, 4, 4), name="fixed")
+
+
+class ThrowawayPlugin:
+    @xaikit.hookimpl
+    def register_explainers(self, register):
+        register(Ones())
+
+    @xaikit.hookimpl
+    def register_sinks(self, register):
+        register(Npy())
+
+    @xaikit.hookimpl
+    def register_model_adapters(self, register):
+        register(Fixed())
+
+
+@pytest.fixture
+def plugin():
+    name = plugins.register_plugin(ThrowawayPlugin(), name="throwaway", package="test-package")
+    yield name
+    plugins.unregister_plugin(name)
+
+
+def test_register_explainers(plugin, models, images, tmp_path):
+    assert "ones" in xaikit.explainers()
+    exp = xaikit.explain("ones", model=models["grey"], image=images["grey"], scale=2.0)
+    assert (exp.attribution == 2.0).all()
+    listing = CliRunner().invoke(cli, ["list"]).output
+    assert re.search(r"ones +test-package \(test_plugins\) +every pixel matters equally", listing)
+    out = tmp_path / "ones.npy"
+    result = CliRunner().invoke(cli, ["run", "ones", "-m", str(models["grey"]), "-i",
+                                      str(images["grey"]), "--scale", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (np.load(out) == 3.0).all()
+    help_text = " ".join(CliRunner().invoke(cli, ["run", "ones", "--help"]).output.split())
+    assert "--scale FLOAT Value of every pixel. [default: 1.0; range: > 0]" in help_text
+
+
+def test_register_sinks(plugin, models, images, tmp_path):
+    exp = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"], seed=0)
+    np.testing.assert_array_equal(np.load(exp.save(tmp_path / "a.npy")), exp.attribution)
+    exp.save(tmp_path / "b.bin", sink="test-npy")
+    assert (tmp_path / "b.bin").stat().st_size > 0
+
+
+def test_register_model_adapters(plugin, images):
+    model = xaikit.load_model("fixed")
+    assert model.name == "fixed" and model.input_shape == (1, 4, 4)
+    exp = xaikit.explain("smoothgrad", model="fixed", image=images["grey"], class_index=1)
+    assert exp.attribution.shape == (1, 4, 4)
+
+
+def test_plugins_are_gone_after_unregistering(models, images):
+    name = plugins.register_plugin(ThrowawayPlugin(), name="temporary")
+    assert "ones" in xaikit.explainers()
+    plugins.unregister_plugin(name)
+    assert "ones" not in xaikit.explainers()
+
+
+def test_a_name_registered_twice_is_an_error_naming_both(models, images):
+    class Clash:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(Ones())
+
+    first = plugins.register_plugin(ThrowawayPlugin(), name="first", package="pkg-one")
+    second = plugins.register_plugin(Clash(), name="second", package="pkg-two")
+    try:
+        expected = ("explainer name 'ones' is registered twice: by plugin 'first' from pkg-one "
+                    "and by plugin 'second' from pkg-two")
+        with pytest.warns(plugins.PluginWarning, match=re.escape(expected)):
+            names = xaikit.explainers()
+        assert "smoothgrad" in names  # the others still work
+        with pytest.raises(xaikit.PluginError, match=re.escape(expected)):
+            xaikit.explain("ones", model=models["grey"], image=images["grey"])
+        result = CliRunner().invoke(cli, ["list"])
+        assert "smoothgrad" in result.output
+    finally:
+        plugins.unregister_plugin(first)
+        plugins.unregister_plugin(second)
+
+
+def test_a_failing_hook_is_reported_and_the_others_still_work(models, images):
+    class Broken:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            raise RuntimeError("boom")
+
+    name = plugins.register_plugin(Broken(), name="broken", package="broken-pkg")
+    try:
+        with pytest.warns(plugins.PluginWarning, match="plugin 'broken' from broken-pkg failed "
+                          "in register_explainers: RuntimeError: boom"):
+            assert "smoothgrad" in xaikit.explainers()
+        assert xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                              num_samples=2).attribution.shape == (1, 8, 8)
+    finally:
+        plugins.unregister_plugin(name)
+
+
+def test_smoothgrad_arrives_through_the_entry_point_group():
+    from importlib.metadata import entry_points
+
+    eps = entry_points()
+    group = eps.select(group="xaikit") if hasattr(eps, "select") else eps["xaikit"]
+    assert {ep.name: ep.value for ep in group}["smoothgrad"] == "xaikit_smoothgrad"
+    assert "xaikit_smoothgrad" not in plugins.DEFAULT_PLUGINS
+    reg = plugins.registry().items["explainer"]["smoothgrad"]
+    assert reg.plugin == "smoothgrad" and reg.package == "xaikit"
+
+
+def test_every_hook_is_documented_with_its_exact_signature():
+    docs = (Path(__file__).parent.parent / "docs" / "plugins.rst").read_text()
+    for name, spec in inspect.getmembers(hookspecs, inspect.isfunction):
+        if not name.startswith("register_"):
+            continue
+        doc = inspect.getdoc(spec)
+        assert doc and ":param register:" in doc and ":returns:" in doc, name
+        assert "Called once" in doc, name
+        assert f"{name}{inspect.signature(spec)}" in docs, name
+
+
+def test_every_hook_has_a_test():
+    source = Path(__file__).read_text()
+    for name, _ in inspect.getmembers(hookspecs, inspect.isfunction):
+        if name.startswith("register_"):
+            assert f"def test_{name}(" in source, name

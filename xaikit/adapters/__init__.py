@@ -1,0 +1,1 @@
+"""Model adapters that ship with xaikit, registered through the plugin hooks."""

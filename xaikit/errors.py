@@ -1,0 +1,27 @@
+"""Errors a user can cause. The CLI prints them as one line and exits non-zero."""
+
+from __future__ import annotations
+
+
+class XaikitError(Exception):
+    """Base class of every error xaikit raises for bad input."""
+
+
+class ParameterError(XaikitError, ValueError):
+    """A parameter value is out of range, of the wrong type or unknown."""
+
+
+class ModelError(XaikitError):
+    """A model file or object cannot be loaded or is not an image classifier."""
+
+
+class ImageError(XaikitError):
+    """An image cannot be read or does not fit the model."""
+
+
+class PluginError(XaikitError):
+    """A plugin is broken or clashes with another plugin."""
+
+
+class UnknownPluginError(PluginError, LookupError):
+    """No installed plugin has the requested name."""

@@ -1,0 +1,82 @@
+"""What an explainer produced, and saving it through a sink."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from .errors import XaikitError
+from .params import validate
+
+
+@dataclass
+class Explanation:
+    """An attribution map with what it explains."""
+
+    attribution: np.ndarray
+    """float32 (channels, height, width) of the model input."""
+    input: np.ndarray
+    """The preprocessed input image, same shape."""
+    class_index: int
+    explainer: str
+    params: Dict[str, Any]
+    model: str
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+    def save(
+        self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any
+    ) -> Path:
+        """Write through ``sink`` (by default the one the extension selects); returns the path.
+
+        The file appears complete or not at all; missing folders are created.
+        """
+        from .plugins import registry
+
+        path = Path(path)
+        chosen = registry().get("sink", sink) if sink else sink_for(path)
+        params = validate(chosen.Params, sink_params)
+        write_atomically(path, lambda tmp: chosen.write(self, tmp, params))
+        return path
+
+
+def sink_for(path: Path):
+    """The sink whose ``extensions`` include ``path``'s (the first registered wins)."""
+    from .plugins import registry
+
+    suffix = path.suffix.lower()
+    for reg in registry().items["sink"].values():
+        if suffix in reg.obj.extensions:
+            return reg.obj
+    known = sorted({e for r in registry().items["sink"].values() for e in r.obj.extensions})
+    raise XaikitError(f"output: no sink writes {suffix or 'files without an extension'} "
+                      f"(known extensions: {', '.join(known)})")
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(tmp)`` with a temporary path beside ``path``, then rename it into place."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise XaikitError(f"output: cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; outputs are ordinary
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise XaikitError(f"output: cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

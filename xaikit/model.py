@@ -1,0 +1,99 @@
+"""Loaded models and the ModelAdapter plugin kind that produces them."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .nnabla_backend import nn
+
+_scope_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A differentiable nnabla graph at one batch size."""
+
+    input: "nn.Variable"
+    """Image batch, shape ``(batch,) + model.input_shape``."""
+    output: "nn.Variable"
+    """Class scores, shape ``(batch, num_classes)``."""
+    variables: Mapping[str, "nn.Variable"] = field(default_factory=dict)
+    """Every named variable of the network (intermediate ones included)."""
+
+
+class LoadedModel:
+    """An image classifier that explainers can differentiate.
+
+    :param name: what to call the model in messages (a file name, say).
+    :param input_shape: ``(channels, height, width)`` of one input image.
+    :param num_classes: width of the output; None to read it off the graph at batch size 1.
+    :param build: ``build(batch_size) -> Graph``; called at most once per batch size.
+    :param no_image_normalization: the network takes pixels in 0-255 rather than 0-1.
+    :param notes: things the user should be told about how the model was read.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        input_shape: Tuple[int, int, int],
+        num_classes: Optional[int],
+        build: Callable[[int], Graph],
+        *,
+        no_image_normalization: bool = False,
+        notes: Tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.no_image_normalization = no_image_normalization
+        self.notes = notes
+        self._build = build
+        self._graphs: Dict[int, Graph] = {}
+        # nnabla's parameter registry is global: give each model a scope of its own.
+        self._scope = f"xaikit_model_{next(_scope_ids)}"
+        if num_classes is None:
+            num_classes = self.graph(1).output.size
+        self.num_classes = int(num_classes)
+
+    def graph(self, batch_size: int) -> Graph:
+        """The model's graph at ``batch_size``, built once and reused."""
+        if batch_size not in self._graphs:
+            with nn.parameter_scope(self._scope):
+                self._graphs[batch_size] = self._build(batch_size)
+        return self._graphs[batch_size]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
+        g = self.graph(len(images))
+        g.input.d = images
+        g.output.forward(clear_buffer=True)
+        return np.array(g.output.d, dtype=np.float32).reshape(len(images), -1)
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedModel({self.name!r}, input_shape={self.input_shape}, "
+            f"num_classes={self.num_classes})"
+        )
+
+
+class ModelAdapter:
+    """Base class of model adapters: load one kind of model reference.
+
+    Subclasses set ``name`` and ``description`` and implement :meth:`accepts`
+    and :meth:`load`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def accepts(self, ref: Any) -> bool:
+        """Whether this adapter can load ``ref`` (a path, an object...). Must not raise."""
+        raise NotImplementedError
+
+    def load(self, ref: Any, **options: Any) -> LoadedModel:
+        """Load ``ref``; raise :class:`xaikit.ModelError` saying why when it is unusable."""
+        raise NotImplementedError
+

@@ -1,0 +1,74 @@
+"""Parameter schemas. One pydantic model per plugin drives validation, CLI options and docs.
+
+A field's CLI option is ``--field-name``; multi-word fields also accept NNC's
+``--field_name``. Extra spellings (NNC's short options such as ``-nl``) are listed
+in the field's ``json_schema_extra={"aliases": [...]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Type, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ParameterError
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Params(BaseModel):
+    """Base class of every plugin's parameter schema: unknown names are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunParams(Params):
+    """What every ``xaikit run`` needs besides the explainer's own parameters."""
+
+    model: str = Field(
+        "results.nnp",
+        description="Model file (*.nnp) to explain (model).",
+        json_schema_extra={"aliases": ["-m"]},
+    )
+    image: Optional[str] = Field(
+        None,
+        description="Image file to analyse (image).",
+        json_schema_extra={"aliases": ["-i"]},
+    )
+    class_index: int = Field(
+        0,
+        ge=0,
+        description="Index of the class to explain (int).",
+        json_schema_extra={"aliases": ["-c"]},
+    )
+    output: Optional[str] = Field(
+        None,
+        description="Output file; its extension picks the sink (image). "
+        "Default: <explainer>.png.",
+        json_schema_extra={"aliases": ["-o"]},
+    )
+
+
+def option_name(field: str) -> str:
+    """The CLI spelling of a field: ``noise_level`` -> ``--noise-level``."""
+    return "--" + field.replace("_", "-")
+
+
+def validate(schema: Type[P], values: Dict[str, Any]) -> P:
+    """Build ``schema`` from ``values``, raising :class:`ParameterError` with one line per field."""
+    try:
+        return schema(**values)
+    except ValidationError as exc:
+        raise ParameterError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per invalid field: ``noise_level: Input should be ... (got 1.5)``."""
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "parameters"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{name}: unknown parameter")
+        else:
+            lines.append(f"{name}: {err['msg']} (got {err['input']!r})")
+    return "\n".join(lines)

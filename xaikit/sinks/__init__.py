@@ -1,0 +1,1 @@
+"""Sinks that ship with xaikit, registered through the plugin hooks."""
