@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Type
+from typing import ClassVar, Sequence, Type
 
 import numpy as np
 
@@ -34,3 +34,18 @@ class Explainer:
         :returns: float32 attribution of shape ``model.input_shape``.
         """
         raise NotImplementedError
+
+    def explain_batch(
+        self, model: LoadedModel, images: np.ndarray, class_indices: Sequence[int], params: Params
+    ) -> np.ndarray:
+        """Attributions for several images at once (dataset runs call this).
+
+        The default calls :meth:`explain` per image; override it to share forward and
+        backward passes between images.
+
+        :param images: float32 ``(n,) + model.input_shape``.
+        :param class_indices: one class per image.
+        :returns: float32 ``(n,) + model.input_shape``.
+        """
+        return np.stack([self.explain(model, image, int(c), params)
+                         for image, c in zip(images, class_indices)])

@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from xaikit import LoadedModel
+from xaikit.gradients import input_gradients
 
 
 @dataclass
@@ -53,22 +54,9 @@ def noisy_gradients(
     while done < num_samples:
         n = min(batch_size, num_samples - done)
         noise = rng.standard_normal((n,) + image.shape) * sigma
-        grads = gradients(model, (image[None] + noise).astype(np.float32), class_index)
+        grads = input_gradients(model, (image[None] + noise).astype(np.float32), class_index)
         total += grads.sum(axis=0, dtype=np.float64)
         total_sq += np.square(grads, dtype=np.float64).sum(axis=0)
         done += n
     return GradientMoments(num_samples, total, total_sq)
 
-
-def gradients(model: LoadedModel, batch: np.ndarray, class_index: int) -> np.ndarray:
-    """d output[:, class_index] / d input for each image of ``batch``, float32."""
-    graph = model.graph(len(batch))
-    x, y = graph.input, graph.output
-    x.need_grad = True
-    x.d = batch
-    y.forward(clear_no_need_grad=True)
-    seed_grad = np.zeros(y.shape, dtype=np.float32)
-    seed_grad.reshape(len(batch), -1)[:, class_index] = 1.0
-    x.grad.zero()
-    y.backward(seed_grad, clear_buffer=True)
-    return np.array(x.g, dtype=np.float32)
