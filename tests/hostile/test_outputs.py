@@ -51,13 +51,17 @@ def test_huge_num_samples_with_small_batch_runs_in_bounded_memory(models, images
     import xaikit
 
     model = xaikit.load_model(models["grey"])
-    tracemalloc.start()  # numpy reports its buffers to tracemalloc
-    try:
-        exp = xaikit.explain("smoothgrad", model=model, image=images["grey"],
-                             num_samples=20000, batch_size=8, seed=0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert exp.attribution.shape == (1, 8, 8) and np.isfinite(exp.attribution).all()
+
+    def peak_bytes(num_samples):
+        tracemalloc.start()  # numpy reports its buffers to tracemalloc
+        try:
+            exp = xaikit.explain("smoothgrad", model=model, image=images["grey"],
+                                 num_samples=num_samples, batch_size=8, seed=0)
+            assert np.isfinite(exp.attribution).all()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak_bytes(8)  # builds the batch-8 graph
     all_noise_at_once = 20000 * 8 * 8 * 8  # float64 noise for every sample: 10 MB
-    assert peak < all_noise_at_once / 10
+    assert peak_bytes(20000) < peak_bytes(80) + all_noise_at_once / 20
