@@ -1,62 +1,162 @@
-"""The noisy-gradient kernel: gradients of one class score over batches of noisy copies."""
+"""The noisy-gradient kernel: SmoothGrad's gradients over batches of noisy copies.
+
+The samples of all images of a call are cut, in order, into passes of ``batch_size``
+copies; a pass may hold the last copies of one image and the first of the next, each row
+differentiated for its own image's class. Noise is drawn on the device (see
+:mod:`.noise`), passes run in ``threads`` threads on graph replicas of their own, and the
+device reduces each pass to per-image sums of the gradients and of their squares. The host
+adds these in pass order, in float64: the thread count cannot change a map.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from xaikit import LoadedModel
-from xaikit.gradients import input_gradients
+from xaikit.gradients import bytes_per_sample, gradient_pass
+from xaikit.nnabla_backend import CPU, Device, F, nn
+from xaikit.threads import cpu_cores, ordered_map
+
+from .noise import NoisyCopies, fresh_seed
+
+VARIANTS = ("smoothgrad_sq", "smoothgrad", "vargrad")
+"""Mean of squared gradients (NNC's map), mean gradient, variance of the gradients."""
+
+MEMORY_BUDGET = 2**30
+"""Bytes that the passes of all threads may take together at the default batch size,
+as :func:`xaikit.gradients.bytes_per_sample` estimates them."""
+MAX_AUTO_BATCH = 256
+"""Largest default batch size: larger passes run no faster."""
+MAX_AUTO_THREADS = 8
+"""Most threads used by default on CPU (each holds a graph replica and its buffers)."""
 
 
-@dataclass
-class GradientMoments:
-    """Per-pixel sums over the noisy samples: of the gradient and of its square."""
+@dataclass(frozen=True)
+class Segment:
+    """Copies ``start`` to ``stop - 1`` of image ``item``: consecutive rows of a pass."""
 
-    count: int
-    sum: np.ndarray
-    sum_sq: np.ndarray
-
-    def mean(self) -> np.ndarray:
-        return self.sum / self.count
-
-    def mean_sq(self) -> np.ndarray:
-        return self.sum_sq / self.count
+    item: int
+    start: int
+    stop: int
 
 
-def noise_sigma(image: np.ndarray, noise_level: float) -> float:
-    """SmoothGrad's noise: ``noise_level`` times the value range of the preprocessed image."""
-    return float(noise_level) * float(np.max(image) - np.min(image))
+def plan_passes(num_items: int, num_samples: int, batch_size: int) -> List[List[Segment]]:
+    """The samples of ``num_items`` images, in order, cut into passes of ``batch_size``."""
+    passes: List[List[Segment]] = []
+    current: List[Segment] = []
+    room = batch_size
+    for item in range(num_items):
+        start = 0
+        while start < num_samples:
+            stop = min(num_samples, start + room)
+            current.append(Segment(item, start, stop))
+            room -= stop - start
+            start = stop
+            if room == 0:
+                passes.append(current)
+                current, room = [], batch_size
+    if current:
+        passes.append(current)
+    return passes
 
 
-def noisy_gradients(
+def default_threads(device: Device) -> int:
+    """CPU: one thread per core (nnabla's CPU kernels use one each); a GPU: one."""
+    return min(cpu_cores(), MAX_AUTO_THREADS) if device.name == "cpu" else 1
+
+
+def default_batch_size(model: LoadedModel, total_samples: int, threads: int,
+                       score: str = "output") -> int:
+    """Copies per pass: enough passes for every thread, all of them within the budget."""
+    by_memory = MEMORY_BUDGET // (threads * bytes_per_sample(model, score))
+    return max(1, min(MAX_AUTO_BATCH, by_memory, math.ceil(total_samples / threads)))
+
+
+def noisy_gradient_maps(
     model: LoadedModel,
-    image: np.ndarray,
-    class_index: int,
+    images: np.ndarray,
+    class_indices: Sequence[int],
     *,
     noise_level: float,
     num_samples: int,
-    batch_size: int,
+    variant: str = "smoothgrad_sq",
+    score: str = "output",
     seed: Optional[int] = None,
-) -> GradientMoments:
-    """Gradients of ``model``'s output ``class_index`` at ``num_samples`` noisy copies of ``image``.
+    batch_size: Optional[int] = None,
+    threads: Optional[int] = None,
+    device: Device = CPU,
+) -> np.ndarray:
+    """One SmoothGrad map per image: ``variant`` of the gradients of the ``score`` of each
+    image's class at ``num_samples`` noisy copies of it.
 
-    Copies are evaluated ``batch_size`` at a time. The noise is drawn sample by sample from
-    one generator seeded with ``seed``, so a seed gives the same noise at any batch size.
+    :param images: float32 ``(n,) + model.input_shape``, preprocessed.
+    :param seed: seeds every image's noise (see :mod:`.noise`); None: fresh noise per image.
+    :param batch_size: copies per pass; None: :func:`default_batch_size`.
+    :param threads: passes run at once; None: :func:`default_threads`.
+    :returns: float32 ``(n,) + model.input_shape``.
     """
-    rng = np.random.default_rng(seed)
-    sigma = noise_sigma(image, noise_level)
-    total = np.zeros(image.shape, dtype=np.float64)
-    total_sq = np.zeros(image.shape, dtype=np.float64)
-    done = 0
-    while done < num_samples:
-        n = min(batch_size, num_samples - done)
-        noise = rng.standard_normal((n,) + image.shape) * sigma
-        grads = input_gradients(model, (image[None] + noise).astype(np.float32), class_index)
-        total += grads.sum(axis=0, dtype=np.float64)
-        total_sq += np.square(grads, dtype=np.float64).sum(axis=0)
-        done += n
-    return GradientMoments(num_samples, total, total_sq)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
+    context = device.context()
+    threads = threads or default_threads(device)
+    batch_size = batch_size or default_batch_size(model, len(images) * num_samples, threads,
+                                                  score)
+    seeds = [fresh_seed() if seed is None else seed for _ in images]
+    passes = plan_passes(len(images), num_samples, batch_size)
+    want_sum, want_squares = variant != "smoothgrad_sq", variant != "smoothgrad"
+    sums = np.zeros(images.shape, dtype=np.float64)
+    squares = np.zeros(images.shape, dtype=np.float64)
 
+    def work(worker: int, job: Tuple[List[Segment], "nn.NdArray"]) -> List[Tuple]:
+        segments, inputs = job
+        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
+        grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
+        squared = F.mul2(grads, grads) if want_squares else None
+        partials, row = [], 0
+        for s in segments:
+            end = row + s.stop - s.start
+            partials.append((_row_sum(grads, row, end) if want_sum else 0.0,
+                             _row_sum(squared, row, end) if want_squares else 0.0))
+            row = end
+        return partials
+
+    with nn.context_scope(context):
+        jobs = _pass_inputs(passes, images, noise_level, seeds, num_samples)
+        for segments, partials in zip(passes, ordered_map(work, jobs, threads)):
+            for s, (total, total_sq) in zip(segments, partials):
+                sums[s.item] += total
+                squares[s.item] += total_sq
+    mean, mean_sq = sums / num_samples, squares / num_samples
+    maps = {"smoothgrad_sq": lambda: mean_sq, "smoothgrad": lambda: mean,
+            "vargrad": lambda: np.maximum(mean_sq - mean * mean, 0.0)}[variant]()
+    return maps.astype(np.float32)
+
+
+def _pass_inputs(
+    passes: List[List[Segment]], images: np.ndarray, noise_level: float, seeds: List[int],
+    num_samples: int,
+) -> Iterator[Tuple[List[Segment], "nn.NdArray"]]:
+    """Each pass's noisy copies on the device, drawn as the pass is reached."""
+    copies: Dict[int, NoisyCopies] = {}
+    for segments in passes:
+        pieces = []
+        for s in segments:
+            if s.item not in copies:
+                copies[s.item] = NoisyCopies(images[s.item], noise_level, seeds[s.item],
+                                             num_samples)
+            pieces += copies[s.item].rows(s.start, s.stop)
+            if s.stop == num_samples:
+                del copies[s.item]
+        yield segments, pieces[0] if len(pieces) == 1 else F.concatenate(*pieces, axis=0)
+
+
+def _row_sum(array: "nn.NdArray", start: int, stop: int) -> np.ndarray:
+    """Rows ``start`` to ``stop - 1`` of ``array`` added up on the device, as float64."""
+    if (start, stop) != (0, array.shape[0]):
+        tail = (0,) * (len(array.shape) - 1)
+        array = F.slice(array, (start,) + tail, (stop,) + tuple(array.shape[1:]))
+    return np.asarray(F.sum(array, axis=0).data, dtype=np.float64)
