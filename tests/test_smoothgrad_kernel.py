@@ -10,9 +10,9 @@ from nnc_reference import reference_gradients
 import xaikit
 from xaikit.cli import main
 from xaikit.images import load_image
-from xaikit.nnabla_backend import F, nn
+from xaikit.nnabla_backend import CPU, F, nn
 from xaikit.plugins import registry
-from xaikit.testing import make_nnp
+from xaikit.testing import make_nnp, tiny_cnn
 from xaikit_smoothgrad import kernel, noise
 from xaikit_smoothgrad.noise import host_copies, noise_sigma
 
@@ -198,3 +198,41 @@ def test_missing_cuda_extension_gives_one_line(models, images, monkeypatch, tmp_
     assert result.exit_code == 1
     assert result.stderr == f"error: {message}\n"
     assert not out.exists()
+
+
+def test_device_noise_has_the_same_properties(monkeypatch):
+    """nnabla's randn, which draws the noise on a GPU, run here on the CPU."""
+    image = np.random.default_rng(2).random((1, 8, 8), dtype=np.float32)
+    copies = host_copies(image, 0.1, 9, 400, on_host=False)
+    assert abs((copies - image).std() / noise_sigma(image, 0.1) - 1) < 0.03
+    assert np.array_equal(copies, host_copies(image, 0.1, 9, 400, on_host=False))
+    assert not np.array_equal(copies, host_copies(image, 0.1, 10, 400, on_host=False))
+    monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 5 * image.nbytes)
+    kernel_rows = noise.NoisyCopies(image, 0.1, 9, 12, on_host=False)
+    with nn.context_scope(CPU.context()):
+        pieces = kernel_rows.rows(0, 3) + kernel_rows.rows(3, 12)
+    np.testing.assert_array_equal(np.concatenate([np.array(p.data) for p in pieces]),
+                                  host_copies(image, 0.1, 9, 12, on_host=False))
+    flat = host_copies(image, 0.0, 9, 3, on_host=False)
+    assert np.array_equal(flat, np.broadcast_to(image, (3, 1, 8, 8)))
+
+
+def test_python_network_behind_a_softmax_has_a_logit(images):
+    model = xaikit.load_model(lambda x: F.softmax(tiny_cnn(x, 3)), input_shape=(1, 8, 8))
+    assert model.logit == "logit"
+    run = lambda score: xaikit.explain("smoothgrad", model=model, image=images["grey"],  # noqa: E731
+                                       class_index=1, score=score, seed=0).attribution
+    assert not np.allclose(run("logit"), run("output"), rtol=0.1)
+    assert xaikit.load_model(lambda x: tiny_cnn(x, 3), input_shape=(1, 8, 8)).logit is None
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"variant": "mean"}, "variant: Input should be 'smoothgrad_sq', 'smoothgrad' or 'vargrad'"),
+    ({"score": "probability"}, "score: Input should be 'output' or 'logit'"),
+    ({"threads": 0}, "threads: Input should be greater than or equal to 1"),
+    ({"device": "tpu"}, "device: Input should be 'cpu', 'cuda' or 'cudnn'"),
+    ({"device_id": -1}, "device_id: Input should be greater than or equal to 0"),
+])
+def test_kernel_parameters_are_checked(models, images, kwargs, message):
+    with pytest.raises(xaikit.ParameterError, match=message):
+        xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"], **kwargs)

@@ -11,6 +11,7 @@ adds these in pass order, in float64: the thread count cannot change a map.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -107,38 +108,68 @@ def noisy_gradient_maps(
                                                   score)
     seeds = [fresh_seed() if seed is None else seed for _ in images]
     passes = plan_passes(len(images), num_samples, batch_size)
-    want_sum, want_squares = variant != "smoothgrad_sq", variant != "smoothgrad"
-    sums = np.zeros(images.shape, dtype=np.float64)
-    squares = np.zeros(images.shape, dtype=np.float64)
+    want = (variant != "smoothgrad_sq", variant != "smoothgrad")  # sums, sums of squares
+    width = max(len(segments) for segments in passes)
+    reducers: Dict[Tuple[int, int], _Reducer] = {}
+    build_lock = threading.Lock()
+    totals = np.zeros((2,) + images.shape, dtype=np.float64)
 
-    def work(worker: int, job: Tuple[List[Segment], "nn.NdArray"]) -> List[Tuple]:
+    def work(worker: int, job: Tuple[List[Segment], "nn.NdArray"]) -> np.ndarray:
         segments, inputs = job
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
-        squared = F.mul2(grads, grads) if want_squares else None
-        partials, row = [], 0
-        for s in segments:
-            end = row + s.stop - s.start
-            partials.append((_row_sum(grads, row, end) if want_sum else 0.0,
-                             _row_sum(squared, row, end) if want_squares else 0.0))
-            row = end
-        return partials
+        key = (worker, len(rows))
+        if key not in reducers:
+            with build_lock:
+                reducers[key] = _Reducer(grads.shape, width, want)
+        return reducers[key](grads, segments)
 
     with nn.context_scope(context):
-        jobs = _pass_inputs(passes, images, noise_level, seeds, num_samples)
+        jobs = _pass_inputs(passes, images, noise_level, seeds, num_samples,
+                            on_host=device.name == "cpu")
         for segments, partials in zip(passes, ordered_map(work, jobs, threads)):
-            for s, (total, total_sq) in zip(segments, partials):
-                sums[s.item] += total
-                squares[s.item] += total_sq
-    mean, mean_sq = sums / num_samples, squares / num_samples
+            for s, partial in zip(segments, partials):
+                totals[:, s.item] += partial
+    mean, mean_sq = totals / num_samples
     maps = {"smoothgrad_sq": lambda: mean_sq, "smoothgrad": lambda: mean,
             "vargrad": lambda: np.maximum(mean_sq - mean * mean, 0.0)}[variant]()
     return maps.astype(np.float32)
 
 
+class _Reducer:
+    """A graph adding up, on the device, the gradient rows of each segment of a pass and
+    their squares (as products with a 0/1 segment-by-row matrix)."""
+
+    def __init__(self, shape: Tuple[int, ...], width: int, want: Tuple[bool, bool]):
+        self.grads = nn.Variable(shape)
+        self.members = nn.Variable((width, shape[0]))
+        self.layout: Optional[List[int]] = None
+        sums = F.affine(self.members, self.grads) if want[0] else None
+        squares = F.affine(self.members, F.pow_scalar(self.grads, 2.0)) if want[1] else None
+        self.outputs = [sums, squares]
+
+    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> np.ndarray:
+        """``(segments, 2) + image shape`` float64: sums and sums of squares (0 if unwanted)."""
+        lengths = [s.stop - s.start for s in segments]
+        if lengths != self.layout:
+            members = np.zeros(self.members.shape, dtype=np.float32)
+            for i, start in enumerate(np.cumsum([0] + lengths[:-1])):
+                members[i, start:start + lengths[i]] = 1.0
+            self.members.d = members
+            self.layout = lengths
+        self.grads.data = grads
+        wanted = [v for v in self.outputs if v is not None]
+        nn.forward_all(wanted, clear_no_need_grad=True)
+        out = np.zeros((len(segments), 2) + self.grads.shape[1:], dtype=np.float64)
+        for i, v in enumerate(self.outputs):
+            if v is not None:
+                out[:, i] = v.d[:len(segments)]
+        return out
+
+
 def _pass_inputs(
     passes: List[List[Segment]], images: np.ndarray, noise_level: float, seeds: List[int],
-    num_samples: int,
+    num_samples: int, *, on_host: bool,
 ) -> Iterator[Tuple[List[Segment], "nn.NdArray"]]:
     """Each pass's noisy copies on the device, drawn as the pass is reached."""
     copies: Dict[int, NoisyCopies] = {}
@@ -147,16 +178,8 @@ def _pass_inputs(
         for s in segments:
             if s.item not in copies:
                 copies[s.item] = NoisyCopies(images[s.item], noise_level, seeds[s.item],
-                                             num_samples)
+                                             num_samples, on_host=on_host)
             pieces += copies[s.item].rows(s.start, s.stop)
             if s.stop == num_samples:
                 del copies[s.item]
         yield segments, pieces[0] if len(pieces) == 1 else F.concatenate(*pieces, axis=0)
-
-
-def _row_sum(array: "nn.NdArray", start: int, stop: int) -> np.ndarray:
-    """Rows ``start`` to ``stop - 1`` of ``array`` added up on the device, as float64."""
-    if (start, stop) != (0, array.shape[0]):
-        tail = (0,) * (len(array.shape) - 1)
-        array = F.slice(array, (start,) + tail, (stop,) + tuple(array.shape[1:]))
-    return np.asarray(F.sum(array, axis=0).data, dtype=np.float64)
