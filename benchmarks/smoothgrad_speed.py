@@ -89,8 +89,9 @@ def rss_bytes() -> int:
 
 
 def nnc_loop(path: Path, class_index: int):
-    """NNC's plugin loop, set up once: batch size 1, every variable's gradient zeroed and
-    computed before each sample, numpy noise, squared gradients accumulated."""
+    """NNC's plugin loop, set up once: batch size 1, numpy noise, the noisy image let into
+    the input as NNC's let_data_to_variable does, every variable's gradient zeroed and
+    computed, the squared input gradient accumulated."""
     from nnabla.utils.nnp_graph import NnpLoader
 
     from xaikit.nnabla_backend import nn
@@ -105,7 +106,9 @@ def nnc_loop(path: Path, class_index: int):
         stdev = NOISE_LEVEL * (np.max(image) - np.min(image))
         total = np.zeros(image.shape, dtype=np.float32)
         for _ in range(num_samples):
-            x.d = (image + rng.normal(0, stdev, image.shape))[None]
+            noisy = (image + rng.normal(0, stdev, image.shape))[None]
+            x.data.cast(noisy.dtype)[...] = noisy
+            x.need_grad = False
             for v in net.variables.values():
                 v.need_grad = True
                 v.grad.zero()
@@ -174,8 +177,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = {"digits": ROOT / "demo/digits.nnp", "resnet18": Path(tmp) / "resnet18.nnp"}
-        run_python("--build", str(paths["resnet18"]))
-        for case in args.cases.split(","):
+        cases = args.cases.split(",")
+        if "resnet18" in cases:
+            run_python("--build", str(paths["resnet18"]))
+        for case in cases:
             results = {m: [] for m in METHODS}
             for _ in range(args.rounds):
                 for method in METHODS:

@@ -1,7 +1,9 @@
 """The noisy-gradient kernel: variants, scores, seeds, threads, batches of images, devices."""
 
+import functools
 import sys
 
+import nnc_reference
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -208,13 +210,33 @@ def test_device_noise_has_the_same_properties(monkeypatch):
     assert np.array_equal(copies, host_copies(image, 0.1, 9, 400, on_host=False))
     assert not np.array_equal(copies, host_copies(image, 0.1, 10, 400, on_host=False))
     monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 5 * image.nbytes)
-    kernel_rows = noise.NoisyCopies(image, 0.1, 9, 12, on_host=False)
+    copies = noise.NoisyCopies(image, 0.1, 9, 12, on_host=False)
     with nn.context_scope(CPU.context()):
-        pieces = kernel_rows.rows(0, 3) + kernel_rows.rows(3, 12)
-    np.testing.assert_array_equal(np.concatenate([np.array(p.data) for p in pieces]),
+        pieces = [np.array(copies.rows(start, stop).data) for start, stop in [(0, 3), (3, 12)]]
+    np.testing.assert_array_equal(np.concatenate(pieces),
                                   host_copies(image, 0.1, 9, 12, on_host=False))
     flat = host_copies(image, 0.0, 9, 3, on_host=False)
     assert np.array_equal(flat, np.broadcast_to(image, (3, 1, 8, 8)))
+
+
+def test_kernel_with_device_noise_matches_the_reference(models, images, monkeypatch):
+    """The GPU's path (noise drawn and copies assembled as nnabla arrays) run on the CPU."""
+    model = xaikit.load_model(models["rgb"])
+    image = load_image(images["rgb"], model)
+    monkeypatch.setattr(kernel, "NoisyCopies",
+                        lambda *args, on_host: noise.NoisyCopies(*args, on_host=False))
+    monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 3 * image.nbytes)
+    copies = host_copies(image, 0.2, 1, 10, on_host=False)
+    pair = np.stack([image, image[:, ::-1]])
+    got = smoothgrad_batch(model, pair, [2, 2], noise_level=0.2, num_samples=10, seed=1,
+                           batch_size=4, threads=1)
+
+    monkeypatch.setattr(nnc_reference, "host_copies",
+                        functools.partial(host_copies, on_host=False))
+    for i in range(2):
+        grads = nnc_reference.reference_gradients(models["rgb"], pair[i], 2, 0.2, 10, 1)
+        np.testing.assert_allclose(got[i], (grads ** 2).mean(axis=0), rtol=1e-4)
+    assert not np.array_equal(copies, host_copies(image, 0.2, 1, 10))
 
 
 def test_python_network_behind_a_softmax_has_a_logit(images):

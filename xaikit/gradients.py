@@ -32,7 +32,7 @@ def score_variable(model: LoadedModel, graph: Graph, score: str = "output") -> "
 
 def gradient_pass(
     model: LoadedModel,
-    inputs: "nn.NdArray",
+    inputs: Union[np.ndarray, "nn.NdArray"],
     class_indices: Classes,
     *,
     score: str = "output",
@@ -45,7 +45,8 @@ def gradient_pass(
     device=device)``: no parameter gradients, every buffer freed as soon as the pass no
     longer needs it. Call it within ``nn.context_scope(device.context())``.
 
-    :param inputs: ``(n,) + model.input_shape``; it becomes the graph input's data.
+    :param inputs: ``(n,) + model.input_shape``: a numpy array is copied into the graph's
+        input, an ``nn.NdArray`` (on the device) becomes it.
     :param class_indices: one class for every row, or one per row.
     :returns: the graph input's gradient array, valid until the next pass on that graph.
     """
@@ -53,7 +54,10 @@ def gradient_pass(
     graph = model.graph(n, replica=replica, device=device)
     x, s = graph.input, score_variable(model, graph, score)
     x.need_grad = True
-    x.data = inputs
+    if isinstance(inputs, np.ndarray):
+        x.d = inputs
+    else:
+        x.data = inputs
     s.forward(clear_no_need_grad=True)
     seed = np.zeros((n, s.size // n), dtype=np.float32)
     seed[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
@@ -79,8 +83,8 @@ def input_gradients(
         at batch size ``n``; the graph for that size is built once per model.
     """
     with nn.context_scope(device.context()):
-        inputs = nn.NdArray.from_numpy_array(np.ascontiguousarray(batch, dtype=np.float32))
-        grads = gradient_pass(model, inputs, class_indices, score=score, device=device)
+        grads = gradient_pass(model, np.asarray(batch, dtype=np.float32), class_indices,
+                              score=score, device=device)
         return np.array(grads.data, dtype=np.float32)
 
 

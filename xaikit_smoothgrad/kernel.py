@@ -2,10 +2,10 @@
 
 The samples of all images of a call are cut, in order, into passes of ``batch_size``
 copies; a pass may hold the last copies of one image and the first of the next, each row
-differentiated for its own image's class. Noise is drawn on the device (see
-:mod:`.noise`), passes run in ``threads`` threads on graph replicas of their own, and the
-device reduces each pass to per-image sums of the gradients and of their squares. The host
-adds these in pass order, in float64: the thread count cannot change a map.
+differentiated for its own image's class. Passes run in ``threads`` threads, each drawing
+its noisy copies (see :mod:`.noise`) and running them through a graph replica of its own;
+the device reduces each pass to per-image sums of the gradients and of their squares, and
+the host adds these in pass order, in float64: the thread count cannot change a map.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from xaikit.gradients import bytes_per_sample, gradient_pass
 from xaikit.nnabla_backend import CPU, Device, F, nn
 from xaikit.threads import cpu_cores, ordered_map
 
-from .noise import NoisyCopies, fresh_seed
+from .noise import NoisyCopies, concatenate, fresh_seed
 
 VARIANTS = ("smoothgrad_sq", "smoothgrad", "vargrad")
 """Mean of squared gradients (NNC's map), mean gradient, variance of the gradients."""
@@ -114,8 +114,11 @@ def noisy_gradient_maps(
     build_lock = threading.Lock()
     totals = np.zeros((2,) + images.shape, dtype=np.float64)
 
-    def work(worker: int, job: Tuple[List[Segment], "nn.NdArray"]) -> np.ndarray:
-        segments, inputs = job
+    def work(worker: int, segments: List[Segment]) -> np.ndarray:
+        inputs = concatenate([
+            NoisyCopies(images[s.item], noise_level, seeds[s.item], num_samples,
+                        on_host=device.name == "cpu").rows(s.start, s.stop)
+            for s in segments])
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
         key = (worker, len(rows))
@@ -125,9 +128,7 @@ def noisy_gradient_maps(
         return reducers[key](grads, segments)
 
     with nn.context_scope(context):
-        jobs = _pass_inputs(passes, images, noise_level, seeds, num_samples,
-                            on_host=device.name == "cpu")
-        for segments, partials in zip(passes, ordered_map(work, jobs, threads)):
+        for segments, partials in zip(passes, ordered_map(work, passes, threads)):
             for s, partial in zip(segments, partials):
                 totals[:, s.item] += partial
     mean, mean_sq = totals / num_samples
@@ -165,21 +166,3 @@ class _Reducer:
             if v is not None:
                 out[:, i] = v.d[:len(segments)]
         return out
-
-
-def _pass_inputs(
-    passes: List[List[Segment]], images: np.ndarray, noise_level: float, seeds: List[int],
-    num_samples: int, *, on_host: bool,
-) -> Iterator[Tuple[List[Segment], "nn.NdArray"]]:
-    """Each pass's noisy copies on the device, drawn as the pass is reached."""
-    copies: Dict[int, NoisyCopies] = {}
-    for segments in passes:
-        pieces = []
-        for s in segments:
-            if s.item not in copies:
-                copies[s.item] = NoisyCopies(images[s.item], noise_level, seeds[s.item],
-                                             num_samples, on_host=on_host)
-            pieces += copies[s.item].rows(s.start, s.stop)
-            if s.stop == num_samples:
-                del copies[s.item]
-        yield segments, pieces[0] if len(pieces) == 1 else F.concatenate(*pieces, axis=0)

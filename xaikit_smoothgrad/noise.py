@@ -14,14 +14,17 @@ CPU and a GPU.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Tuple, Union
 
 import numpy as np
 
 from xaikit.nnabla_backend import CPU, F, nn
 
-NOISE_BLOCK_BYTES = 4 * 2**20
-"""Noise drawn at a time for one image (fewer, longer draws are faster)."""
+NOISE_BLOCK_BYTES = 256 * 2**10
+"""Noise drawn at a time for one image: longer draws cost less each, but a pass that needs
+only part of a block draws all of it."""
+
+Array = Union[np.ndarray, "nn.NdArray"]
 
 
 def noise_sigma(image: np.ndarray, noise_level: float) -> float:
@@ -46,64 +49,63 @@ def fresh_seed() -> int:
 
 
 class NoisyCopies:
-    """The noisy copies of one image, drawn as they are asked for, one block at a time; ask
-    for them in increasing sample order, within the nnabla context that evaluates them.
+    """The noisy copies of one image, drawn block by block as they are asked for.
 
-    :param on_host: draw with numpy (for the CPU) rather than with nnabla's ``randn`` on the
-        current device (for a GPU).
+    :param on_host: draw with numpy, as numpy arrays (for the CPU), rather than with
+        nnabla's ``randn`` on the current device, as ``nn.NdArray`` (for a GPU).
     """
 
     def __init__(self, image: np.ndarray, noise_level: float, seed: int, num_samples: int, *,
                  on_host: bool):
-        self.shape = tuple(image.shape)
+        self.image = np.ascontiguousarray(image, dtype=np.float32)
         self.sigma = noise_sigma(image, noise_level)
         self.seed = seed
         self.num_samples = num_samples
-        self.block = block_samples(self.shape)
+        self.block = block_samples(image.shape)
         self.on_host = on_host
-        self._host_image = np.ascontiguousarray(image, dtype=np.float32)
-        self._image = None if self.on_host else nn.NdArray.from_numpy_array(image[None])
-        self._drawn: Tuple[Optional[int], Optional["nn.NdArray"]] = (None, None)
 
-    def rows(self, start: int, stop: int) -> List["nn.NdArray"]:
-        """Copies ``start`` to ``stop - 1``, as pieces to concatenate."""
+    def rows(self, start: int, stop: int) -> Array:
+        """Copies ``start`` to ``stop - 1``: ``(stop - start,) + image.shape``."""
         pieces = []
         while start < stop:
             index = start // self.block
             block = self._block(index)
             first = start - index * self.block
             last = min(stop - index * self.block, block.shape[0])
-            if first == 0 and last == block.shape[0]:
-                pieces.append(block)
-            else:
-                pieces.append(F.slice(block, (first,) + (0,) * len(self.shape),
-                                      (last,) + self.shape))
+            pieces.append(block if (first, last) == (0, block.shape[0]) else block[first:last])
             start = index * self.block + last
-        return pieces
+        return concatenate(pieces)
 
-    def _block(self, index: int) -> "nn.NdArray":
-        if self._drawn[0] != index:
-            shape = (min(self.block, self.num_samples - index * self.block),) + self.shape
-            seed = block_seed(self.seed, index)
-            if self.on_host:
-                noise = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
-                noise *= np.float32(self.sigma)
-                noise += self._host_image
-                block = nn.NdArray.from_numpy_array(noise)
-            elif self.sigma > 0:
-                noise = F.randn(0.0, self.sigma, shape, seed=seed)
-                noise.forward()
-                block = F.add2(noise.data, self._image)
-            else:  # nnabla's randn refuses sigma 0
-                block = F.broadcast(self._image, shape)
-            self._drawn = (index, block)
-        return self._drawn[1]
+    def _block(self, index: int) -> Array:
+        shape = (min(self.block, self.num_samples - index * self.block),) + self.image.shape
+        seed = block_seed(self.seed, index)
+        if self.on_host:
+            noise = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+            noise *= np.float32(self.sigma)
+            noise += self.image
+            return noise
+        image = nn.NdArray.from_numpy_array(self.image[None])
+        if self.sigma == 0:  # nnabla's randn refuses sigma 0
+            return F.broadcast(image, shape)
+        noise = F.randn(0.0, self.sigma, shape, seed=seed)
+        noise.forward()
+        return F.add2(noise.data, image)
+
+
+def concatenate(pieces: List[Array]) -> Array:
+    """Arrays of copies, end to end (numpy's or nnabla's, as they are)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    if isinstance(pieces[0], np.ndarray):
+        return np.concatenate(pieces)
+    return F.concatenate(*pieces, axis=0)
 
 
 def host_copies(image: np.ndarray, noise_level: float, seed: int, num_samples: int, *,
                 on_host: bool = True) -> np.ndarray:
-    """The noisy copies the kernel evaluates for ``image`` (on the CPU by default), copied
-    to the host (for tests)."""
+    """The noisy copies the kernel evaluates for ``image`` (on the CPU by default), on the
+    host (for tests)."""
     with nn.context_scope(CPU.context()):
-        copies = NoisyCopies(image, noise_level, seed, num_samples, on_host=on_host)
-        return np.concatenate([np.array(p.data) for p in copies.rows(0, num_samples)])
+        copies = NoisyCopies(image, noise_level, seed, num_samples, on_host=on_host).rows(
+            0, num_samples)
+        return copies if on_host else np.array(copies.data)
