@@ -99,6 +99,8 @@ def test_thread_count_does_not_change_a_seeded_map(models, images):
             for t in (1, 2, 3, 5)]
     for other in maps[1:]:
         assert np.array_equal(maps[0], other)
+    defaults = [smoothgrad(model, image, 1, seed=4, num_samples=23, threads=t) for t in (1, 3)]
+    assert np.array_equal(defaults[0], defaults[1])
     pairs = np.stack([image, image[:, ::-1]])
     batched = [smoothgrad_batch(model, pairs, [1, 3], seed=4, num_samples=23, batch_size=5,
                                 threads=t) for t in (1, 3)]

@@ -10,7 +10,7 @@ from pydantic import Field
 import xaikit
 from xaikit.nnabla_backend import Device
 
-from .kernel import MEMORY_BUDGET, noisy_gradient_maps
+from .kernel import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
 
 
 class SmoothGrad(xaikit.Explainer):
@@ -50,17 +50,17 @@ class SmoothGrad(xaikit.Explainer):
             None,
             ge=0,
             le=2**63 - 1,
-            description="Seed of the noise; with the same batch size a seed gives a "
-            "bit-identical map at any thread count, and every image of a run the same "
-            "noise. Default: fresh noise each run.",
+            description="Seed of the noise: the same seed gives the same noise at any "
+            "batch size and thread count, and a bit-identical map at any thread count; "
+            "every image of a run gets the same seed. Default: fresh noise each run.",
         )
         batch_size: Optional[int] = Field(
             None,
             ge=1,
             le=65_536,
-            description="Noisy copies evaluated per forward/backward pass. Default: enough "
-            "passes for every thread, their buffers together within "
-            f"{MEMORY_BUDGET // 2**20} MiB, at most 256.",
+            description="Noisy copies evaluated per forward/backward pass. Default: a pass "
+            "for each of the default threads, their buffers together within "
+            f"{MEMORY_BUDGET // 2**20} MiB, at most {MAX_AUTO_BATCH}.",
         )
         threads: Optional[int] = Field(
             None,

@@ -72,7 +72,11 @@ def default_threads(device: Device) -> int:
 
 def default_batch_size(model: LoadedModel, total_samples: int, threads: int,
                        score: str = "output") -> int:
-    """Copies per pass: enough passes for every thread, all of them within the budget."""
+    """Copies per pass: a pass for each of ``threads``, all of them within the budget.
+
+    Runs pass it the default thread count whatever the thread count asked for, so that
+    asking for another one changes neither the batch size nor, therefore, the map.
+    """
     by_memory = MEMORY_BUDGET // (threads * bytes_per_sample(model, score))
     return max(1, min(MAX_AUTO_BATCH, by_memory, math.ceil(total_samples / threads)))
 
@@ -103,9 +107,9 @@ def noisy_gradient_maps(
     if variant not in VARIANTS:
         raise ValueError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
     context = device.context()
+    batch_size = batch_size or default_batch_size(model, len(images) * num_samples,
+                                                  default_threads(device), score)
     threads = threads or default_threads(device)
-    batch_size = batch_size or default_batch_size(model, len(images) * num_samples, threads,
-                                                  score)
     seeds = [fresh_seed() if seed is None else seed for _ in images]
     passes = plan_passes(len(images), num_samples, batch_size)
     want = (variant != "smoothgrad_sq", variant != "smoothgrad")  # sums, sums of squares
