@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xaikit import LoadedModel
+from xaikit import LoadedModel, ParameterError
 from xaikit.gradients import bytes_per_sample, gradient_pass
 from xaikit.nnabla_backend import CPU, Device, F, nn
 from xaikit.threads import cpu_cores, ordered_map
@@ -105,20 +105,20 @@ def noisy_gradient_maps(
     :returns: float32 ``(n,) + model.input_shape``.
     """
     if variant not in VARIANTS:
-        raise ValueError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
+        raise ParameterError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
     context = device.context()
     batch_size = batch_size or default_batch_size(model, len(images) * num_samples,
                                                   default_threads(device), score)
     threads = threads or default_threads(device)
     seeds = [fresh_seed() if seed is None else seed for _ in images]
     passes = plan_passes(len(images), num_samples, batch_size)
-    want = (variant != "smoothgrad_sq", variant != "smoothgrad")  # sums, sums of squares
+    wanted = {"smoothgrad_sq": ("squares",), "smoothgrad": ("sums",),
+              "vargrad": ("sums", "squares")}[variant]
     width = max(len(segments) for segments in passes)
     reducers: Dict[Tuple[int, int], _Reducer] = {}
     build_lock = threading.Lock()
-    totals = np.zeros((2,) + images.shape, dtype=np.float64)
 
-    def work(worker: int, segments: List[Segment]) -> np.ndarray:
+    def work(worker: int, segments: List[Segment]) -> Dict[str, np.ndarray]:
         inputs = concatenate([
             NoisyCopies(images[s.item], noise_level, seeds[s.item], num_samples,
                         on_host=device.name == "cpu").rows(s.start, s.stop)
@@ -128,33 +128,36 @@ def noisy_gradient_maps(
         key = (worker, len(rows))
         if key not in reducers:
             with build_lock:
-                reducers[key] = _Reducer(grads.shape, width, want)
+                reducers[key] = _Reducer(grads.shape, width, wanted)
         return reducers[key](grads, segments)
 
+    totals = {name: np.zeros(images.shape, dtype=np.float64) for name in wanted}
     with nn.context_scope(context):
         for segments, partials in zip(passes, ordered_map(work, passes, threads)):
-            for s, partial in zip(segments, partials):
-                totals[:, s.item] += partial
-    mean, mean_sq = totals / num_samples
-    maps = {"smoothgrad_sq": lambda: mean_sq, "smoothgrad": lambda: mean,
-            "vargrad": lambda: np.maximum(mean_sq - mean * mean, 0.0)}[variant]()
+            for name, partial in partials.items():
+                for i, s in enumerate(segments):
+                    totals[name][s.item] += partial[i]
+    means = {name: total / num_samples for name, total in totals.items()}
+    if variant == "vargrad":
+        maps = np.maximum(means["squares"] - np.square(means["sums"]), 0.0)
+    else:
+        maps = means[wanted[0]]
     return maps.astype(np.float32)
 
 
 class _Reducer:
-    """A graph adding up, on the device, the gradient rows of each segment of a pass and
-    their squares (as products with a 0/1 segment-by-row matrix)."""
+    """A graph adding up, on the device, the gradient rows of each segment of a pass
+    (``sums``) or their squares (``squares``), as products with a 0/1 segment matrix."""
 
-    def __init__(self, shape: Tuple[int, ...], width: int, want: Tuple[bool, bool]):
+    def __init__(self, shape: Tuple[int, ...], width: int, wanted: Tuple[str, ...]):
         self.grads = nn.Variable(shape)
         self.members = nn.Variable((width, shape[0]))
         self.layout: Optional[List[int]] = None
-        sums = F.affine(self.members, self.grads) if want[0] else None
-        squares = F.affine(self.members, F.pow_scalar(self.grads, 2.0)) if want[1] else None
-        self.outputs = [sums, squares]
+        rows = {"sums": lambda: self.grads, "squares": lambda: F.pow_scalar(self.grads, 2.0)}
+        self.outputs = {name: F.affine(self.members, rows[name]()) for name in wanted}
 
-    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> np.ndarray:
-        """``(segments, 2) + image shape`` float64: sums and sums of squares (0 if unwanted)."""
+    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> Dict[str, np.ndarray]:
+        """Per wanted quantity, float64 ``(len(segments),) + image shape``."""
         lengths = [s.stop - s.start for s in segments]
         if lengths != self.layout:
             members = np.zeros(self.members.shape, dtype=np.float32)
@@ -163,10 +166,6 @@ class _Reducer:
             self.members.d = members
             self.layout = lengths
         self.grads.data = grads
-        wanted = [v for v in self.outputs if v is not None]
-        nn.forward_all(wanted, clear_no_need_grad=True)
-        out = np.zeros((len(segments), 2) + self.grads.shape[1:], dtype=np.float64)
-        for i, v in enumerate(self.outputs):
-            if v is not None:
-                out[:, i] = v.d[:len(segments)]
-        return out
+        nn.forward_all(list(self.outputs.values()), clear_no_need_grad=True)
+        return {name: np.array(v.d[:len(segments)], dtype=np.float64)
+                for name, v in self.outputs.items()}
