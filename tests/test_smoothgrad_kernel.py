@@ -126,7 +126,7 @@ def test_noise_has_the_requested_spread_and_depends_on_seed_and_index_only(monke
     spread = (copies - image).std()
     assert abs(spread / noise_sigma(image, 0.2) - 1) < 0.03
     assert abs((copies - image).mean()) < 0.01
-    monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 7 * image.nbytes)  # blocks of 7 copies
+    monkeypatch.setitem(noise.NOISE_BLOCK_BYTES, True, 7 * image.nbytes)  # blocks of 7 copies
     small_blocks = host_copies(image, 0.2, 5, 300)
     assert noise.block_samples(image.shape) == 7
     assert not np.array_equal(small_blocks, copies)  # the blocks are seeded by index
@@ -136,7 +136,7 @@ def test_noise_has_the_requested_spread_and_depends_on_seed_and_index_only(monke
 def test_passes_straddling_noise_blocks_match_the_reference(models, images, monkeypatch):
     model = xaikit.load_model(models["grey"])
     image = load_image(images["grey"], model)
-    monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 3 * image.nbytes)
+    monkeypatch.setitem(noise.NOISE_BLOCK_BYTES, True, 3 * image.nbytes)
     grads = reference_gradients(models["grey"], image, 2, 0.3, 10, 8)
     for batch_size in (1, 4, 10):
         got = smoothgrad(model, image, 2, noise_level=0.3, num_samples=10, seed=8,
@@ -211,7 +211,7 @@ def test_device_noise_has_the_same_properties(monkeypatch):
     assert abs((copies - image).std() / noise_sigma(image, 0.1) - 1) < 0.03
     assert np.array_equal(copies, host_copies(image, 0.1, 9, 400, on_host=False))
     assert not np.array_equal(copies, host_copies(image, 0.1, 10, 400, on_host=False))
-    monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 5 * image.nbytes)
+    monkeypatch.setitem(noise.NOISE_BLOCK_BYTES, False, 5 * image.nbytes)
     copies = noise.NoisyCopies(image, 0.1, 9, 12, on_host=False)
     with nn.context_scope(CPU.context()):
         pieces = [np.array(copies.rows(start, stop).data) for start, stop in [(0, 3), (3, 12)]]
@@ -221,24 +221,27 @@ def test_device_noise_has_the_same_properties(monkeypatch):
     assert np.array_equal(flat, np.broadcast_to(image, (3, 1, 8, 8)))
 
 
-def test_kernel_with_device_noise_matches_the_reference(models, images, monkeypatch):
-    """The GPU's path (noise drawn and copies assembled as nnabla arrays) run on the CPU."""
+def test_kernel_on_the_device_path_matches_the_reference(models, images, monkeypatch):
+    """The GPU's path (noise drawn, copies assembled and gradients added up by nnabla on the
+    device) run on the CPU, with a pass shared by two images."""
     model = xaikit.load_model(models["rgb"])
     image = load_image(images["rgb"], model)
-    monkeypatch.setattr(kernel, "NoisyCopies",
-                        lambda *args, on_host: noise.NoisyCopies(*args, on_host=False))
-    monkeypatch.setattr(noise, "NOISE_BLOCK_BYTES", 3 * image.nbytes)
-    copies = host_copies(image, 0.2, 1, 10, on_host=False)
+    monkeypatch.setattr(kernel, "on_host", lambda device: False)
+    monkeypatch.setitem(noise.NOISE_BLOCK_BYTES, False, 3 * image.nbytes)
     pair = np.stack([image, image[:, ::-1]])
-    got = smoothgrad_batch(model, pair, [2, 2], noise_level=0.2, num_samples=10, seed=1,
-                           batch_size=4, threads=1)
-
+    got = {variant: smoothgrad_batch(model, pair, [2, 1], variant=variant, noise_level=0.2,
+                                     num_samples=10, seed=1, batch_size=4, threads=2)
+           for variant in ("smoothgrad_sq", "smoothgrad", "vargrad")}
     monkeypatch.setattr(nnc_reference, "host_copies",
                         functools.partial(host_copies, on_host=False))
-    for i in range(2):
-        grads = nnc_reference.reference_gradients(models["rgb"], pair[i], 2, 0.2, 10, 1)
-        np.testing.assert_allclose(got[i], (grads ** 2).mean(axis=0), rtol=1e-4)
-    assert not np.array_equal(copies, host_copies(image, 0.2, 1, 10))
+    for i, c in enumerate([2, 1]):
+        grads = nnc_reference.reference_gradients(models["rgb"], pair[i], c, 0.2, 10, 1)
+        for variant, want in [("smoothgrad_sq", (grads ** 2).mean(axis=0)),
+                              ("smoothgrad", grads.mean(axis=0)), ("vargrad", grads.var(axis=0))]:
+            np.testing.assert_allclose(got[variant][i], want, rtol=1e-3,
+                                       atol=1e-6 * np.abs(want).max(), err_msg=variant)
+    assert not np.array_equal(host_copies(image, 0.2, 1, 10, on_host=False),
+                              host_copies(image, 0.2, 1, 10))
 
 
 def test_python_network_behind_a_softmax_has_a_logit(images):

@@ -65,6 +65,13 @@ def plan_passes(num_items: int, num_samples: int, batch_size: int) -> List[List[
     return passes
 
 
+def on_host(device: Device) -> bool:
+    """Whether numpy draws the noise and adds up the gradients: on the CPU, where the host
+    is the device and numpy is faster than nnabla's elementwise kernels; on a GPU, nnabla
+    does both there."""
+    return device.name == "cpu"
+
+
 def default_threads(device: Device) -> int:
     """CPU: one thread per core (nnabla's CPU kernels use one each); a GPU: one."""
     return min(cpu_cores(), MAX_AUTO_THREADS) if device.name == "cpu" else 1
@@ -115,16 +122,19 @@ def noisy_gradient_maps(
     wanted = {"smoothgrad_sq": ("squares",), "smoothgrad": ("sums",),
               "vargrad": ("sums", "squares")}[variant]
     width = max(len(segments) for segments in passes)
+    host = on_host(device)
     reducers: Dict[Tuple[int, int], _Reducer] = {}
     build_lock = threading.Lock()
 
     def work(worker: int, segments: List[Segment]) -> Dict[str, np.ndarray]:
         inputs = concatenate([
             NoisyCopies(images[s.item], noise_level, seeds[s.item], num_samples,
-                        on_host=device.name == "cpu").rows(s.start, s.stop)
+                        on_host=host).rows(s.start, s.stop)
             for s in segments])
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
+        if host:
+            return _host_sums(grads.data, segments, wanted)
         key = (worker, len(rows))
         if key not in reducers:
             with build_lock:
@@ -145,9 +155,25 @@ def noisy_gradient_maps(
     return maps.astype(np.float32)
 
 
+def _host_sums(grads: np.ndarray, segments: List[Segment],
+               wanted: Tuple[str, ...]) -> Dict[str, np.ndarray]:
+    """The gradient rows of each segment of a pass added up (``sums``), or their squares
+    (``squares``): per wanted quantity, float64 ``(len(segments),) + image shape``."""
+    out = {name: np.empty((len(segments),) + grads.shape[1:]) for name in wanted}
+    row = 0
+    for i, s in enumerate(segments):
+        rows = grads[row:row + s.stop - s.start]
+        row += s.stop - s.start
+        if "sums" in out:
+            out["sums"][i] = rows.sum(axis=0, dtype=np.float64)
+        if "squares" in out:
+            out["squares"][i] = np.square(rows).sum(axis=0, dtype=np.float64)
+    return out
+
+
 class _Reducer:
-    """A graph adding up, on the device, the gradient rows of each segment of a pass
-    (``sums``) or their squares (``squares``), as products with a 0/1 segment matrix."""
+    """:func:`_host_sums` as a graph on the device: products of the gradient rows, or of
+    their squares, with a 0/1 segment matrix."""
 
     def __init__(self, shape: Tuple[int, ...], width: int, wanted: Tuple[str, ...]):
         self.grads = nn.Variable(shape)

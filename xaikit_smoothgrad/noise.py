@@ -2,9 +2,9 @@
 
 Seeds: sample ``j`` of an image is row ``j % B`` of noise block ``j // B``, drawn with a
 seed derived from ``(seed, j // B)``; ``B`` (:func:`block_samples`) depends on the image
-size only. So an image's noise depends on the seed and the sample index alone: not on the
-batch size, the thread count or the other images of a call. Every image of a seeded call
-gets the same seed.
+size and the generator only. So an image's noise depends on the seed and the sample index
+alone: not on the batch size, the thread count or the other images of a call. Every image
+of a seeded call gets the same seed.
 
 On a GPU, nnabla's ``randn`` draws the noise there, and no noisy copy crosses to the host.
 On the CPU, the device is the host, and numpy's generator draws it (twice as fast as
@@ -20,9 +20,10 @@ import numpy as np
 
 from xaikit.nnabla_backend import CPU, F, nn
 
-NOISE_BLOCK_BYTES = 256 * 2**10
-"""Noise drawn at a time for one image: longer draws cost less each, but a pass that needs
-only part of a block draws all of it."""
+NOISE_BLOCK_BYTES = {True: 64 * 2**10, False: 4 * 2**20}
+"""Noise drawn at a time for one image, on the host (numpy) and on the device (nnabla):
+a pass that needs part of a block draws all of it, and each draw on the device costs
+nnabla some 0.2 ms."""
 
 Array = Union[np.ndarray, "nn.NdArray"]
 
@@ -32,9 +33,9 @@ def noise_sigma(image: np.ndarray, noise_level: float) -> float:
     return float(noise_level) * float(np.max(image) - np.min(image))
 
 
-def block_samples(image_shape: Tuple[int, ...]) -> int:
+def block_samples(image_shape: Tuple[int, ...], on_host: bool = True) -> int:
     """Noisy copies per noise block of an image of ``image_shape``."""
-    return max(1, NOISE_BLOCK_BYTES // (4 * int(np.prod(image_shape))))
+    return max(1, NOISE_BLOCK_BYTES[on_host] // (4 * int(np.prod(image_shape))))
 
 
 def block_seed(seed: int, block: int) -> int:
@@ -61,7 +62,7 @@ class NoisyCopies:
         self.sigma = noise_sigma(image, noise_level)
         self.seed = seed
         self.num_samples = num_samples
-        self.block = block_samples(image.shape)
+        self.block = block_samples(image.shape, on_host)
         self.on_host = on_host
 
     def rows(self, start: int, stop: int) -> Array:
