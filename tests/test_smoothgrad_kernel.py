@@ -2,6 +2,7 @@
 
 import functools
 import sys
+import threading
 
 import nnc_reference
 import numpy as np
@@ -263,3 +264,17 @@ def test_python_network_behind_a_softmax_has_a_logit(images):
 def test_kernel_parameters_are_checked(models, images, kwargs, message):
     with pytest.raises(xaikit.ParameterError, match=message):
         xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"], **kwargs)
+
+
+def test_threads_explaining_with_one_model_take_turns(models, images):
+    model = xaikit.load_model(models["rgb"])
+    image = load_image(images["rgb"], model)
+    alone = smoothgrad(model, image, 1, seed=2, num_samples=30, batch_size=4)
+    maps = []
+    callers = [threading.Thread(target=lambda: maps.append(
+        smoothgrad(model, image, 1, seed=2, num_samples=30, batch_size=4))) for _ in range(4)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(maps) == 4 and all(np.array_equal(m, alone) for m in maps)

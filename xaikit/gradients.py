@@ -43,7 +43,8 @@ def gradient_pass(
 
     One forward and one backward pass through ``model.graph(n, replica=replica,
     device=device)``: no parameter gradients, every buffer freed as soon as the pass no
-    longer needs it. Call it within ``nn.context_scope(device.context())``.
+    longer needs it. Call it within ``nn.context_scope(device.context())``, holding
+    ``model.lock`` in the thread that started the computation.
 
     :param inputs: ``(n,) + model.input_shape``: a numpy array is copied into the graph's
         input, an ``nn.NdArray`` (on the device) becomes it.
@@ -82,7 +83,7 @@ def input_gradients(
     :returns: float32 array of ``batch``'s shape. One forward and one backward pass
         at batch size ``n``; the graph for that size is built once per model.
     """
-    with nn.context_scope(device.context()):
+    with model.lock, nn.context_scope(device.context()):
         grads = gradient_pass(model, np.asarray(batch, dtype=np.float32), class_indices,
                               score=score, device=device)
         return np.array(grads.data, dtype=np.float32)

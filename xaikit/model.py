@@ -68,6 +68,9 @@ class LoadedModel:
         self._graphs: Dict[Tuple[int, int, Device], Graph] = {}
         # nnabla's parameter registry is global: give each model a scope of its own.
         self._scope = f"xaikit_model_{next(_scope_ids)}"
+        self.lock = threading.RLock()
+        """Held while a computation runs the model's graphs: two threads computing with one
+        model take turns (the threads of one computation use replicas of their own)."""
         if num_classes is None:
             num_classes = self.graph(1).output.size
         self.num_classes = int(num_classes)
@@ -94,10 +97,11 @@ class LoadedModel:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
-        g = self.graph(len(images))
-        g.input.d = images
-        g.output.forward(clear_buffer=True)
-        return np.array(g.output.d, dtype=np.float32).reshape(len(images), -1)
+        with self.lock:
+            g = self.graph(len(images))
+            g.input.d = images
+            g.output.forward(clear_buffer=True)
+            return np.array(g.output.d, dtype=np.float32).reshape(len(images), -1)
 
     def __repr__(self) -> str:
         return (

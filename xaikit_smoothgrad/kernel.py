@@ -142,7 +142,7 @@ def noisy_gradient_maps(
         return reducers[key](grads, segments)
 
     totals = {name: np.zeros(images.shape, dtype=np.float64) for name in wanted}
-    with nn.context_scope(context):
+    with model.lock, nn.context_scope(context):
         for segments, partials in zip(passes, ordered_map(work, passes, threads)):
             for name, partial in partials.items():
                 for i, s in enumerate(segments):
