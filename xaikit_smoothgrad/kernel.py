@@ -3,9 +3,10 @@
 The samples of all images of a call are cut, in order, into passes of ``batch_size``
 copies; a pass may hold the last copies of one image and the first of the next, each row
 differentiated for its own image's class. Passes run in ``threads`` threads, each drawing
-its noisy copies (see :mod:`.noise`) and running them through a graph replica of its own;
-the device reduces each pass to per-image sums of the gradients and of their squares, and
-the host adds these in pass order, in float64: the thread count cannot change a map.
+its noisy copies (see :mod:`.noise`) and running them through a graph replica of its own.
+Each pass is reduced where its gradients are to per-image sums of the gradients and of
+their squares, and the host adds these in pass order, in float64: the thread count cannot
+change a map.
 """
 
 from __future__ import annotations
