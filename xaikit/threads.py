@@ -10,11 +10,14 @@ import itertools
 import os
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Deque, Iterable, Iterator, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Callable, Deque, Dict, Iterable, Iterator, Tuple, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+_pools: Dict[int, Tuple[ThreadPoolExecutor, threading.local]] = {}
+_pools_lock = threading.Lock()
 
 
 def cpu_cores() -> int:
@@ -29,28 +32,38 @@ def ordered_map(work: Callable[[int, J], R], jobs: Iterable[J], threads: int) ->
     """``work(worker, job)`` for every job, in ``threads`` threads; results in job order.
 
     ``worker`` (0 to ``threads - 1``) names the thread, so that it can use a graph replica
-    of its own. ``jobs`` is read in the calling thread, at most ``threads`` jobs ahead of
-    the results, so inputs prepared there on the fly stay few. A job's exception is raised
-    where its result would have been.
+    of its own; with one thread, the calling thread is worker 0. ``jobs`` is read in the
+    calling thread, at most ``threads`` jobs ahead of the results. A job's exception is
+    raised where its result would have been, once no job of the call is running. The
+    threads are started once per thread count and kept for later calls.
     """
     if threads <= 1:
         for job in jobs:
             yield work(0, job)
         return
-    ids = itertools.count()
-    local = threading.local()
-
-    def start() -> None:
-        local.worker = next(ids)
-
-    def run(job: J) -> R:
-        return work(local.worker, job)
-
-    with ThreadPoolExecutor(threads, thread_name_prefix="xaikit", initializer=start) as pool:
-        pending: Deque = deque()
+    pool, local = _pool(threads)
+    pending: Deque[Future] = deque()
+    try:
         for job in jobs:
-            pending.append(pool.submit(run, job))
+            pending.append(pool.submit(lambda job=job: work(local.worker, job)))
             if len(pending) > threads:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:  # on an error, let no job of this call run on after it
+        for future in pending:
+            future.cancel()
+        wait(pending)
+
+
+def _pool(threads: int) -> Tuple[ThreadPoolExecutor, threading.local]:
+    with _pools_lock:
+        if threads not in _pools:
+            ids = itertools.count()
+            local = threading.local()
+
+            def start() -> None:
+                local.worker = next(ids)
+
+            _pools[threads] = (ThreadPoolExecutor(threads, f"xaikit{threads}", start), local)
+        return _pools[threads]
