@@ -49,7 +49,7 @@ class SmoothGrad(xaikit.Explainer):
         seed: Optional[int] = Field(
             None,
             ge=0,
-            le=2**63 - 1,
+            le=2**32 - 1,
             description="Seed of the noise: the same seed gives the same noise at any "
             "batch size and thread count, and a bit-identical map at any thread count; "
             "every image of a run gets the same seed. Default: fresh noise each run.",
