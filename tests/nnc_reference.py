@@ -9,7 +9,7 @@ from xaikit_smoothgrad.noise import host_copies
 
 def reference_gradients(path, image, class_index, noise_level, num_samples, seed, score="output"):
     """NNC's loop: batch size 1, one noisy copy per forward/backward, every gradient zeroed
-    first. The noisy copies are the kernel's (drawn on the device), copied to the host."""
+    first. The noisy copies are the ones the kernel draws, on the host."""
     with nn.parameter_scope(f"reference_{path.stem}"):
         net = NnpLoader(str(path)).get_network("MainRuntime", batch_size=1)
     x, y = net.inputs["Input"], next(iter(net.outputs.values()))
