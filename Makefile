@@ -20,7 +20,7 @@ demo: $(STAMP)
 		--class-index 3 --seed 0 --output smoothgrad.png
 
 test: $(STAMP)
-	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts
+	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts benchmarks
 	$(BIN)/python -m pytest
 
 clean:

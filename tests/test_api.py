@@ -20,7 +20,9 @@ def test_explain_returns_attribution_of_the_input_shape(models, images):
     assert exp.attribution.dtype == np.float32
     assert exp.input.shape == (3, 6, 10)
     assert exp.class_index == 3 and exp.explainer == "smoothgrad" and exp.model == "rgb.nnp"
-    assert exp.params == {"noise_level": 0.15, "num_samples": 4, "seed": 0, "batch_size": 32}
+    assert exp.params == {"noise_level": 0.15, "num_samples": 4, "variant": "smoothgrad_sq",
+                          "score": "output", "seed": 0, "batch_size": None, "threads": None,
+                          "device": "cpu", "device_id": 0}
 
 
 def test_image_as_path_pil_and_array_give_the_same_map(models, images):

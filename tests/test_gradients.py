@@ -1,8 +1,13 @@
+import threading
+import time
+
 import numpy as np
+import pytest
 
 import xaikit
 from xaikit.gradients import input_gradients
 from xaikit.plugins import registry
+from xaikit.threads import ordered_map
 
 
 def test_one_class_per_image_matches_separate_passes(models):
@@ -24,3 +29,71 @@ def test_default_explain_batch_is_explain_per_image(models, images):
     assert together.shape == (3,) + model.input_shape
     for i, c in enumerate([2, 0, 1]):
         assert np.array_equal(together[i], smoothgrad.explain(model, batch[i], c, params))
+
+
+def test_logit_score_differentiates_the_input_of_the_final_softmax(models):
+    model = xaikit.load_model(models["grey"])
+    batch = np.random.default_rng(2).random((3,) + model.input_shape, dtype=np.float32)
+    graph = model.graph(3)
+    x, logits = graph.input, graph.variables[model.logit]
+    assert graph.output.parent.info.type_name == "Softmax"
+    assert logits is not None and model.logit != "Softmax"
+    x.need_grad = True
+    x.d = batch
+    logits.forward()
+    x.grad.zero()
+    seed = np.zeros(logits.shape, np.float32)
+    seed[:, 2] = 1
+    logits.backward(seed)
+    expected = x.g.copy()
+    np.testing.assert_allclose(input_gradients(model, batch, 2, score="logit"), expected,
+                               rtol=1e-5)
+    assert not np.allclose(input_gradients(model, batch, 2), expected, rtol=0.1)
+
+
+def test_graphs_compute_no_parameter_gradients(models):
+    model = xaikit.load_model(models["rgb"])
+    graph = model.graph(2)
+    leaves = []
+    graph.output.visit(lambda f: leaves.extend(v for v in f.inputs if v.parent is None))
+    assert len(leaves) == 5 and not any(v.need_grad for v in leaves)  # input, W and b twice
+    input_gradients(model, np.ones((2,) + model.input_shape, np.float32), 1)
+    assert graph.input.need_grad
+
+
+def test_replicas_are_separate_graphs_sharing_parameter_values(models):
+    model = xaikit.load_model(models["rgb"])
+    built = []
+    threads = [threading.Thread(target=lambda r=r: built.append(model.graph(3, replica=r % 2)))
+               for r in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(g) for g in built}) == 2  # one graph per replica, however many callers
+    a, b = model.graph(3), model.graph(3, replica=1)
+    assert a is not b and a.input is not b.input
+    batch = np.random.default_rng(0).random((3,) + model.input_shape, dtype=np.float32)
+    for g in (a, b):
+        g.input.d = batch
+        g.output.forward()
+    assert np.array_equal(a.output.d, b.output.d)
+
+
+def test_ordered_map_keeps_job_order_and_names_workers():
+    def work(worker, job):
+        time.sleep(0.02 if job % 3 == 0 else 0.0)  # early jobs finish last
+        return job, worker
+
+    results = list(ordered_map(work, range(10), threads=3))
+    assert [job for job, _ in results] == list(range(10))
+    assert {worker for _, worker in results} == {0, 1, 2}
+    assert list(ordered_map(work, range(4), threads=1)) == [(j, 0) for j in range(4)]
+
+    def fail(worker, job):
+        if job == 2:
+            raise ValueError("job 2")
+        return job
+
+    with pytest.raises(ValueError, match="job 2"):
+        list(ordered_map(fail, range(6), threads=2))

@@ -89,3 +89,14 @@ def test_not_a_zip_and_no_nntxt(tmp_path):
         xaikit.load_model(tmp_path / "empty.nnp")
     with pytest.raises(xaikit.ModelError, match="no such model file"):
         xaikit.load_model(tmp_path / "missing.nnp")
+
+
+@pytest.mark.parametrize("output,logit", [
+    ("Softmax", "@MainRuntime/Affine_out"), ("Sigmoid", "@MainRuntime/Affine_out"),
+    ("Affine", None),
+])
+def test_logit_is_the_input_of_a_final_softmax_or_sigmoid(tmp_path, output, logit):
+    model = xaikit.load_model(make_nnp(tmp_path / "m.nnp", output=output))
+    assert model.logit == logit
+    if logit:
+        assert model.graph(1).variables[logit].shape == (1, 3)

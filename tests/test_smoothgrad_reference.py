@@ -2,31 +2,16 @@
 
 import numpy as np
 import pytest
-from nnabla.utils.nnp_graph import NnpLoader
+from nnc_reference import reference_gradients
 
 import xaikit
 from xaikit.images import load_image
-from xaikit.nnabla_backend import nn
 
 
 def reference_smoothgrad(path, image, class_index, noise_level, num_samples, seed):
-    """NNC's loop: batch size 1, one noisy copy per forward/backward, squared gradients."""
-    with nn.parameter_scope(f"reference_{path.stem}"):
-        net = NnpLoader(str(path)).get_network("MainRuntime", batch_size=1)
-    x, y = net.inputs["Input"], next(iter(net.outputs.values()))
-    x.need_grad = True
-    rng = np.random.default_rng(seed)
-    sigma = noise_level * (image.max() - image.min())
-    total = np.zeros(image.shape)
-    for _ in range(num_samples):
-        noisy = image + rng.standard_normal(image.shape) * sigma
-        x.d = noisy[None].astype(np.float32)
-        selected = y[:, class_index]
-        selected.forward()
-        x.grad.zero()
-        selected.backward()
-        total += np.asarray(x.g[0], dtype=np.float64) ** 2
-    return total / num_samples
+    """NNC's map: the mean of the squared gradients."""
+    grads = reference_gradients(path, image, class_index, noise_level, num_samples, seed)
+    return np.mean(grads ** 2, axis=0)
 
 
 @pytest.mark.parametrize("kind,image_kind,class_index", [

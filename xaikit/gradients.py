@@ -6,27 +6,97 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .model import LoadedModel
+from .errors import ParameterError
+from .model import Graph, LoadedModel
+from .nnabla_backend import CPU, Device, nn
+
+SCORES = ("output", "logit")
+"""What is differentiated: the model's output, or the logits that its final Softmax or
+Sigmoid turns into that output (see :attr:`LoadedModel.logit`)."""
+
+Classes = Union[int, Sequence[int]]
+
+
+def score_variable(model: LoadedModel, graph: Graph, score: str = "output") -> "nn.Variable":
+    """The variable of ``graph`` whose entries ``score`` names.
+
+    ``logit`` is the input of the model's final Softmax or Sigmoid; a model without one
+    outputs logits already, and ``logit`` is its output.
+    """
+    if score not in SCORES:
+        raise ParameterError(f"score: {score!r} is not one of {', '.join(SCORES)}")
+    if score == "logit" and model.logit is not None:
+        return graph.variables[model.logit]
+    return graph.output
+
+
+def gradient_pass(
+    model: LoadedModel,
+    inputs: Union[np.ndarray, "nn.NdArray"],
+    class_indices: Classes,
+    *,
+    score: str = "output",
+    replica: int = 0,
+    device: Device = CPU,
+) -> "nn.NdArray":
+    """d score[i, class_indices[i]] / d inputs[i], computed and left on ``device``.
+
+    One forward and one backward pass through ``model.graph(n, replica=replica,
+    device=device)``: no parameter gradients, every buffer freed as soon as the pass no
+    longer needs it. Call it within ``nn.context_scope(device.context())``, holding
+    ``model.lock`` in the thread that started the computation.
+
+    :param inputs: ``(n,) + model.input_shape``: a numpy array is copied into the graph's
+        input, an ``nn.NdArray`` (on the device) becomes it.
+    :param class_indices: one class for every row, or one per row.
+    :returns: the graph input's gradient array, valid until the next pass on that graph.
+    """
+    n = inputs.shape[0]
+    graph = model.graph(n, replica=replica, device=device)
+    x, s = graph.input, score_variable(model, graph, score)
+    x.need_grad = True
+    if isinstance(inputs, np.ndarray):
+        x.d = inputs
+    else:
+        x.data = inputs
+    s.forward(clear_no_need_grad=True)
+    seed = np.zeros((n, s.size // n), dtype=np.float32)
+    seed[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
+    x.grad.zero()
+    s.backward(seed.reshape(s.shape), clear_buffer=True)
+    return x.grad
 
 
 def input_gradients(
-    model: LoadedModel, batch: np.ndarray, class_indices: Union[int, Sequence[int]]
+    model: LoadedModel,
+    batch: np.ndarray,
+    class_indices: Classes,
+    *,
+    score: str = "output",
+    device: Device = CPU,
 ) -> np.ndarray:
-    """d output[i, class_indices[i]] / d input[i] for each image ``i`` of ``batch``.
+    """d score[i, class_indices[i]] / d input[i] for each image ``i`` of ``batch``.
 
     :param batch: float32 ``(n,) + model.input_shape``, preprocessed.
     :param class_indices: one class for the whole batch, or one per image.
+    :param score: ``"output"`` or ``"logit"`` (see :data:`SCORES`).
     :returns: float32 array of ``batch``'s shape. One forward and one backward pass
         at batch size ``n``; the graph for that size is built once per model.
     """
-    n = len(batch)
-    graph = model.graph(n)
-    x, y = graph.input, graph.output
-    x.need_grad = True
-    x.d = batch
-    y.forward(clear_no_need_grad=True)
-    seed_grad = np.zeros((n, model.num_classes), dtype=np.float32)
-    seed_grad[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
-    x.grad.zero()
-    y.backward(seed_grad.reshape(y.shape), clear_buffer=True)
-    return np.array(x.g, dtype=np.float32)
+    with model.lock, nn.context_scope(device.context()):
+        grads = gradient_pass(model, np.asarray(batch, dtype=np.float32), class_indices,
+                              score=score, device=device)
+        return np.array(grads.data, dtype=np.float32)
+
+
+def bytes_per_sample(model: LoadedModel, score: str = "output") -> int:
+    """Memory one sample takes in a pass: data and gradient of the input and of every
+    function output up to the score. An upper bound: passes free most of it early."""
+    graph = model.graph(1)
+    sizes = [graph.input.size]
+
+    def visit(function) -> None:
+        sizes.extend(v.size for v in function.outputs)
+
+    score_variable(model, graph, score).visit(visit)
+    return 2 * 4 * sum(sizes)

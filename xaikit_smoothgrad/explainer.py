@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import Field
 
 import xaikit
+from xaikit.nnabla_backend import Device
 
-from .kernel import noisy_gradients
+from .kernel import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
 
 
 class SmoothGrad(xaikit.Explainer):
@@ -34,26 +35,70 @@ class SmoothGrad(xaikit.Explainer):
             description="Noisy copies whose gradients are averaged.",
             json_schema_extra={"aliases": ["-n"]},
         )
+        variant: Literal["smoothgrad_sq", "smoothgrad", "vargrad"] = Field(
+            "smoothgrad_sq",
+            description="The map: smoothgrad_sq, the mean squared gradient (NNC's); "
+            "smoothgrad, the mean gradient; vargrad, the gradients' variance.",
+        )
+        score: Literal["output", "logit"] = Field(
+            "output",
+            description="What is differentiated: the model's output (NNC), or the logit "
+            "that its final Softmax or Sigmoid turns into that output (the paper's class "
+            "score).",
+        )
         seed: Optional[int] = Field(
             None,
             ge=0,
-            description="Seed of the noise; the same seed gives a bit-identical map. "
-            "Default: fresh noise each run.",
+            le=2**32 - 1,
+            description="Seed of the noise: the same seed gives the same noise at any "
+            "batch size and thread count, and a bit-identical map at any thread count; "
+            "every image of a run gets the same seed. Default: fresh noise each run.",
         )
-        batch_size: int = Field(
-            32,
+        batch_size: Optional[int] = Field(
+            None,
             ge=1,
-            description="Noisy copies evaluated per forward/backward pass.",
+            le=65_536,
+            description="Noisy copies evaluated per forward/backward pass. Default: a pass "
+            "for each of the default threads, their buffers together within "
+            f"{MEMORY_BUDGET // 2**20} MiB, at most {MAX_AUTO_BATCH}.",
+        )
+        threads: Optional[int] = Field(
+            None,
+            ge=1,
+            le=256,
+            description="Passes run at once, each in a thread with its own graph. "
+            "Default: the CPU cores (at most 8); 1 on a GPU.",
+        )
+        device: Literal["cpu", "cuda", "cudnn"] = Field(
+            "cpu",
+            description="Where nnabla runs: cpu, or a GPU through nnabla's CUDA extension "
+            "(pip install 'xaikit[cuda]').",
+        )
+        device_id: int = Field(
+            0,
+            ge=0,
+            le=255,
+            description="GPU number for cuda and cudnn.",
         )
 
     def explain(self, model, image, class_index, params) -> np.ndarray:
-        moments = noisy_gradients(
+        return self.explain_batch(model, image[None], [class_index], params)[0]
+
+    def explain_batch(
+        self, model, images: np.ndarray, class_indices: Sequence[int], params
+    ) -> np.ndarray:
+        """Noisy copies of all ``images`` share passes; each image gets the noise, and up
+        to float rounding the map, that :meth:`explain` gives it."""
+        return noisy_gradient_maps(
             model,
-            image,
-            class_index,
+            images,
+            [int(c) for c in class_indices],
             noise_level=params.noise_level,
             num_samples=params.num_samples,
-            batch_size=params.batch_size,
+            variant=params.variant,
+            score=params.score,
             seed=params.seed,
+            batch_size=params.batch_size,
+            threads=params.threads,
+            device=Device(params.device, params.device_id),
         )
-        return moments.mean_sq().astype(np.float32)

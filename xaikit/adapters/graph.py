@@ -15,7 +15,8 @@ class GraphAdapter(ModelAdapter):
     ``no_image_normalization``.
 
     ``network`` is called once per batch size inside the model's own parameter scope,
-    so parametric functions create (or, built again, reuse) that model's parameters.
+    so parametric functions create (or, built again, reuse) that model's parameters. When
+    the scores come out of a Softmax or Sigmoid, its input is the model's ``logit``.
     """
 
     name = "nnabla-function"
@@ -37,15 +38,21 @@ class GraphAdapter(ModelAdapter):
             if y.ndim < 2 or y.shape[0] != batch_size:
                 raise ModelError(f"model: the network maps {x.shape} to {y.shape}; "
                                  "expected (batch, classes)")
-            return Graph(x, y, {"x": x, "y": y})
+            variables = {"x": x, "y": y}
+            if y.parent is not None and y.parent.info.type_name in ("Softmax", "Sigmoid"):
+                variables["logit"] = y.parent.inputs[0]
+            return Graph(x, y, variables)
 
-        return LoadedModel(
+        model = LoadedModel(
             options.get("name", getattr(ref, "__name__", "network")),
             tuple(shape),
             None,
             build,
             no_image_normalization=bool(options.get("no_image_normalization", False)),
         )
+        if "logit" in model.graph(1).variables:
+            model.logit = "logit"
+        return model
 
 
 @hookimpl

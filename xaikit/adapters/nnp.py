@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 from google.protobuf import text_format
 
@@ -79,6 +79,7 @@ class NnpAdapter(ModelAdapter):
             num_classes,
             build,
             no_image_normalization=bool(executor.no_image_normalization),
+            logit=_logit_name(network, output_name),
             notes=tuple(notes),
         )
         model.graph(1)  # fail now, not in the middle of a run, on parameters that don't fit
@@ -141,6 +142,14 @@ def _pick_executor(proto, path: Path) -> Tuple[Any, List[str]]:
         notes.append(f"{path.name} has {len(proto.executor)} executors ({names}); "
                      f"using the first, {executor.name!r}")
     return executor, notes
+
+
+def _logit_name(network, output_name: str) -> Optional[str]:
+    """The input of the function that outputs ``output_name`` if it is a Softmax or Sigmoid."""
+    for function in network.function:
+        if output_name in function.output and function.type in ("Softmax", "Sigmoid"):
+            return function.input[0] if function.input else None
+    return None
 
 
 def _image_shape(dims, name: str, path: Path) -> Tuple[int, int, int]:

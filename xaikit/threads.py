@@ -1,0 +1,69 @@
+"""Independent passes run in threads, each thread with a graph replica of its own.
+
+nnabla's CPU kernels are single-threaded and release the GIL, so passes over separate
+graphs (``model.graph(n, replica=worker)``) run on separate cores.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Callable, Deque, Dict, Iterable, Iterator, Tuple, TypeVar
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+_pools: Dict[int, Tuple[ThreadPoolExecutor, threading.local]] = {}
+_pools_lock = threading.Lock()
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def ordered_map(work: Callable[[int, J], R], jobs: Iterable[J], threads: int) -> Iterator[R]:
+    """``work(worker, job)`` for every job, in ``threads`` threads; results in job order.
+
+    ``worker`` (0 to ``threads - 1``) names the thread, so that it can use a graph replica
+    of its own; with one thread, the calling thread is worker 0. ``jobs`` is read in the
+    calling thread, at most ``threads`` jobs ahead of the results. A job's exception is
+    raised where its result would have been, once no job of the call is running. The
+    threads are started once per thread count and kept for later calls.
+    """
+    if threads <= 1:
+        for job in jobs:
+            yield work(0, job)
+        return
+    pool, local = _pool(threads)
+    pending: Deque[Future] = deque()
+    try:
+        for job in jobs:
+            pending.append(pool.submit(lambda job=job: work(local.worker, job)))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:  # on an error, let no job of this call run on after it
+        for future in pending:
+            future.cancel()
+        wait(pending)
+
+
+def _pool(threads: int) -> Tuple[ThreadPoolExecutor, threading.local]:
+    with _pools_lock:
+        if threads not in _pools:
+            ids = itertools.count()
+            local = threading.local()
+
+            def start() -> None:
+                local.worker = next(ids)
+
+            _pools[threads] = (ThreadPoolExecutor(threads, f"xaikit{threads}", start), local)
+        return _pools[threads]
