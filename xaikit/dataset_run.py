@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -36,6 +37,9 @@ MAP_SUFFIX = ".png"
 """Maps are NNC's grey PNGs."""
 CHUNK_SIZE = 32
 """Rows per :meth:`Explainer.explain_batch` call."""
+
+Explained = List[Tuple[Tuple[int, np.ndarray], np.ndarray]]
+"""A chunk's ``((row, pixels), attribution)`` pairs."""
 
 
 @dataclass(frozen=True)
@@ -196,13 +200,20 @@ class _Run:
         start = time.monotonic()
         self.manifest.begin()
         done = 0
+        pending: List[Future] = []
         try:
-            for first in range(0, len(todo), chunk_size):
-                chunk = todo[first:first + chunk_size]
-                self._explain(chunk)
-                self.manifest.flush()
-                counter.update(len(chunk))
-                done += len(chunk)
+            # One chunk's maps are written while the next chunk is explained.
+            with ThreadPoolExecutor(max_workers=1) as writer:
+                try:
+                    for first in range(0, len(todo), chunk_size):
+                        chunk = todo[first:first + chunk_size]
+                        pending.append(writer.submit(self._save, self._explain(chunk),
+                                                     len(chunk)))
+                        while len(pending) > 1:
+                            done += _saved(pending.pop(0), counter)
+                finally:
+                    while pending:
+                        done += _saved(pending.pop(0), counter)
         finally:
             counter.close()
             self.manifest.close()
@@ -238,7 +249,8 @@ class _Run:
                 todo.append(row)
         return todo
 
-    def _explain(self, rows: Sequence[int]) -> None:
+    def _explain(self, rows: Sequence[int]) -> Explained:
+        """Load the images of ``rows`` and explain them: ``((row, pixels), attribution)``."""
         ready = []
         for row in rows:
             path = self.data.image_path(row)
@@ -246,7 +258,11 @@ class _Run:
                 ready.append((row, load_image(path, self.model)))
             except ImageError as exc:
                 self._fail(row, _reason(exc, path))
-        for (row, pixels), attribution in self._attribute(ready):
+        return self._attribute(ready)
+
+    def _save(self, results: Explained, rows: int) -> int:
+        """Write the maps of a chunk and record them in the manifest; returns ``rows``."""
+        for (row, pixels), attribution in results:
             explanation = Explanation(
                 attribution=attribution, input=pixels, class_index=self.classes[row],
                 explainer=self.algorithm.name, params=self.dumped_params,
@@ -259,8 +275,10 @@ class _Run:
             entry = self._entry(row)
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
                 self.manifest.add(row, entry)
+        self.manifest.flush()
+        return rows
 
-    def _attribute(self, ready: List[Tuple[int, np.ndarray]]) -> list:
+    def _attribute(self, ready: List[Tuple[int, np.ndarray]]) -> Explained:
         """``((row, pixels), attribution)`` pairs; an explainer's error fails only its row."""
         if not ready:
             return []
@@ -305,6 +323,13 @@ class _Run:
         elif errors.is_file():
             errors.unlink()
         self.manifest.compact(list(range(len(self.maps))))
+
+
+def _saved(saving: Future, counter: Any) -> int:
+    """Wait for a chunk's maps to be written; count its rows as done."""
+    rows = saving.result()
+    counter.update(rows)
+    return rows
 
 
 def _reason(exc: ImageError, path: Path) -> str:
