@@ -45,6 +45,19 @@ def test_nnc_batch_command_line_works_unchanged(models, dataset, tmp_path):
                                                             ).read_bytes()
 
 
+def test_the_model_is_loaded_once(models, dataset, tmp_path, monkeypatch):
+    from xaikit.adapters.nnp import NnpAdapter
+
+    loads = []
+    load = NnpAdapter.load
+    monkeypatch.setattr(NnpAdapter, "load", lambda self, ref, **o: loads.append(ref) or
+                        load(self, ref, **o))
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(dataset),
+                  "-o", str(tmp_path / "out.csv"), "-n", "1"])
+    assert result.exit_code == 0, result.output
+    assert loads == [str(models["grey"])]
+
+
 def test_defaults_are_nncs_output_result_csv_and_smoothgrad_csv(models, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_dataset_csv(tmp_path / "output_result.csv", rows=3)

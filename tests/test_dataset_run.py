@@ -1,8 +1,10 @@
 """Dataset runs through the Python API: NNC's layout, the label's class, failures, resume."""
 
 import csv
+import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from PIL import Image
 import xaikit
 from xaikit import plugins
 from xaikit.dataset_run import map_file
-from xaikit.progress import LogProgress
+from xaikit.progress import LogProgress, progress_counter
 from xaikit.sinks.grey import grey_map
 from xaikit.testing import make_dataset_csv
 
@@ -293,10 +295,28 @@ def test_bad_arguments_fail_before_any_work(models, dataset, tmp_path, kwargs, e
     assert sorted(tmp_path.rglob("*")) == before
 
 
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_bar_with_rate_and_time_left(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    counter = progress_counter(30, 10, "smoothgrad")
+    counter.update(20)
+    counter.close()
+    assert "smoothgrad: 100%" in sys.stderr.getvalue()
+    assert "30/30 [" in sys.stderr.getvalue() and "row/s]" in sys.stderr.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert isinstance(progress_counter(30, 10, "smoothgrad"), LogProgress)
+    silent = progress_counter(30, 10, "smoothgrad", show=False)
+    silent.update(20)
+    silent.close()
+    assert sys.stderr.getvalue() == ""
+
+
 def test_log_progress_prints_lines_not_bars(capsys, monkeypatch):
     monkeypatch.setattr("xaikit.progress.LOG_EVERY", 0.0)
-    import sys
-
     counter = LogProgress(total=30, initial=10, desc="smoothgrad", file=sys.stderr)
     counter.update(8)
     counter.update(12)  # the last: the caller's summary says it

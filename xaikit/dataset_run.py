@@ -31,7 +31,7 @@ from .images import load_image
 from .model import LoadedModel
 from .params import Params, RunParams, validate
 from .plugins import registry
-from .progress import progress as progress_counter
+from .progress import progress_counter
 
 MAP_SUFFIX = ".png"
 """Maps are NNC's grey PNGs."""

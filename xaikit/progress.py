@@ -34,7 +34,7 @@ class LogProgress:
         """Nothing to clean up: the caller prints the summary."""
 
 
-def progress(
+def progress_counter(
     total: int, initial: int, desc: str, show: Optional[bool] = None
 ) -> Union[tqdm, LogProgress]:
     """A counter of ``total`` rows, ``initial`` of them done before.
