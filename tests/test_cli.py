@@ -79,12 +79,6 @@ def test_bad_values_end_with_one_line_and_no_output(models, images, tmp_path, ar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["text.png"]
 
 
-def test_missing_image_is_named(models):
-    result = run(["run", "smoothgrad", "-m", str(models["grey"])])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: image: missing")
-
-
 def test_help_shows_every_parameter_with_default_and_range():
     result = CliRunner().invoke(cli, ["run", "smoothgrad", "--help"])
     assert result.exit_code == 0

@@ -1,7 +1,15 @@
 """xaikit: plugin-style explainable AI for image classifiers on nnabla."""
 
 from .api import explain, explainers, load_model
-from .errors import ImageError, ModelError, ParameterError, PluginError, XaikitError
+from .dataset_run import DatasetResult, RowFailure, explain_dataset
+from .errors import (
+    DatasetError,
+    ImageError,
+    ModelError,
+    ParameterError,
+    PluginError,
+    XaikitError,
+)
 from .explainer import Explainer
 from .explanation import Explanation
 from .hookspecs import hookimpl
@@ -10,6 +18,8 @@ from .params import Params
 from .sink import Sink
 
 __all__ = [
+    "DatasetError",
+    "DatasetResult",
     "Explainer",
     "Explanation",
     "Graph",
@@ -20,9 +30,11 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "RowFailure",
     "Sink",
     "XaikitError",
     "explain",
+    "explain_dataset",
     "explainers",
     "hookimpl",
     "load_model",

@@ -10,7 +10,8 @@ from typing import Any, Dict, List, Optional, Type
 import click
 
 from . import api
-from .errors import XaikitError
+from .dataset_run import explain_dataset
+from .errors import DatasetError, ParameterError, XaikitError
 from .explanation import sink_for
 from .params import Params, RunParams, validate
 from .plugins import registry
@@ -48,7 +49,7 @@ class ExplainerGroup(click.Group):
         return click.Command(
             name,
             params=[opt for schema in schemas for opt in schema_options(schema)],
-            callback=lambda **values: run_single(name, schemas, values),
+            callback=lambda **values: run_explainer(name, schemas, values),
             help=explainer.description,
             short_help=explainer.description,
         )
@@ -56,13 +57,30 @@ class ExplainerGroup(click.Group):
 
 @cli.group("run", cls=ExplainerGroup)
 def run() -> None:
-    """Run an explainer on an image (see `xaikit list`)."""
+    """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
+
+
+DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite")
+"""Options of dataset runs, refused with --image."""
+LISTED_FAILURES = 10
+"""Failed rows a dataset run lists on stderr; the errors file has them all."""
+
+
+def run_explainer(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
+    """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
+    image = values.get("image")
+    if image is not None and not image.lower().endswith(".csv"):
+        for field in DATASET_ONLY:
+            if values.get(field) is not None:
+                raise ParameterError(f"{field}: only dataset runs use it (--input data.csv); "
+                                     "--image explains one image")
+        run_single(name, schemas, values)
+    else:
+        run_dataset(name, schemas, values)
 
 
 def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     run_params, explainer_params = (_validated(schema, values) for schema in schemas)
-    if run_params.image is None:
-        raise XaikitError("image: missing; give the image file to explain with --image (-i)")
     output = Path(run_params.output or f"{name}.png")
     sink_for(output)  # an output nobody can write fails before the work, not after
     model = api.load_model(run_params.model)
@@ -77,6 +95,41 @@ def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     )
     explanation.save(output)
     click.echo(str(output))
+
+
+def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
+    """Explain every row; print the output CSV, the failed rows and a summary."""
+    if values.get("image") is not None:
+        if values.get("input") is not None:
+            raise ParameterError(f"input: given twice: -i {values['image']} and "
+                                 f"--input {values['input']}")
+        values = {**values, "input": values["image"], "image": None}
+    if values.get("class_index") is not None:
+        raise ParameterError("class_index: a dataset run explains each row's label "
+                             "(--label-variable); --class-index is for --image")
+    run_params, explainer_params = (_validated(schema, values) for schema in schemas)
+    if values.get("input") is None and not Path(run_params.input).is_file():
+        raise DatasetError(f"input: {run_params.input}: no such file (give an image with "
+                           "--image, or a dataset CSV with --input)")
+    result = explain_dataset(
+        name,
+        model=run_params.model,
+        input=run_params.input,
+        output=run_params.output,
+        input_variable=run_params.input_variable,
+        label_variable=run_params.label_variable,
+        overwrite=run_params.overwrite,
+        **explainer_params.model_dump(),
+    )
+    click.echo(str(result.output))
+    for failure in result.failures[:LISTED_FAILURES]:
+        click.echo(f"row {failure.row}: {failure.path}: {failure.reason}", err=True)
+    if len(result.failures) > LISTED_FAILURES:
+        click.echo(f"... and {len(result.failures) - LISTED_FAILURES} more", err=True)
+    click.echo(result.summary(), err=True)
+    if result.failures:
+        raise XaikitError(f"{len(result.failures)} of {len(result.maps)} rows failed; "
+                          f"see {result.errors}")
 
 
 def _validated(schema: Type[Params], values: Dict[str, Any]) -> Params:

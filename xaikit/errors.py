@@ -19,6 +19,10 @@ class ImageError(XaikitError):
     """An image cannot be read or does not fit the model."""
 
 
+class DatasetError(XaikitError):
+    """A dataset CSV cannot be read or lacks a column the run needs."""
+
+
 class PluginError(XaikitError):
     """A plugin is broken or clashes with another plugin."""
 

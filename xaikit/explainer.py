@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence, Type
+from typing import ClassVar, Optional, Sequence, Type
 
 import numpy as np
 
@@ -15,12 +15,15 @@ class Explainer:
 
     Subclasses set ``name`` (what users type after ``xaikit run``), ``description``
     (one line for listings) and a nested ``Params`` schema, and implement :meth:`explain`.
+    They may set ``nnc_column``, the first column of a dataset run's output CSV (NNC's
+    method name, ``SmoothGrad``); by default it is the class's name.
     One instance serves every call; parameters arrive validated, per call.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Params: ClassVar[Type[Params]] = Params
+    nnc_column: ClassVar[Optional[str]] = None
 
     def explain(
         self, model: LoadedModel, image: np.ndarray, class_index: int, params: Params

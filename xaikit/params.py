@@ -32,7 +32,8 @@ class RunParams(Params):
     )
     image: Optional[str] = Field(
         None,
-        description="Image file to analyse (image).",
+        description="Image file to analyse (image). A .csv file is a dataset: "
+        "-i takes either, as NNC's two plugins do.",
         json_schema_extra={"aliases": ["-i"]},
     )
     class_index: int = Field(
@@ -43,9 +44,32 @@ class RunParams(Params):
     )
     output: Optional[str] = Field(
         None,
-        description="Output file; its extension picks the sink (image). "
-        "Default: <explainer>.png.",
+        description="Output file: the map of one image, its extension picking the sink, "
+        "or a dataset's CSV (image or csv). Default: <explainer>.png or <explainer>.csv.",
         json_schema_extra={"aliases": ["-o"]},
+    )
+    input: str = Field(
+        "output_result.csv",
+        min_length=1,
+        description="Dataset CSV whose every row is explained, when no --image is given "
+        "(csv).",
+    )
+    input_variable: str = Field(
+        "x",
+        min_length=1,
+        description="Dataset variable holding the image paths (variable).",
+        json_schema_extra={"aliases": ["-v1"]},
+    )
+    label_variable: str = Field(
+        "y",
+        min_length=1,
+        description="Dataset variable holding each row's class: an index, or a one-hot or "
+        "score vector (y__0, y__1...) (variable).",
+        json_schema_extra={"aliases": ["-v2"]},
+    )
+    overwrite: bool = Field(
+        False,
+        description="Dataset runs: redo the maps an earlier run made with the same settings.",
     )
 
 

@@ -2,19 +2,21 @@
 
 Plugin authors import these in their own tests::
 
-    from xaikit.testing import make_nnp, make_image
+    from xaikit.testing import make_dataset_csv, make_image, make_nnp
 
     def test_my_explainer(tmp_path):
         model = make_nnp(tmp_path / "tiny.nnp", channels=1, size=(8, 8))
+        data = make_dataset_csv(tmp_path / "data" / "validation.csv", rows=30)
         ...
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import zipfile
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -130,3 +132,40 @@ def make_image(
     shape: Sequence[int] = tuple(size) + ((3,) if mode == "RGB" else ())
     Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path)
     return Path(path)
+
+
+def make_dataset_csv(
+    path: PathLike,
+    *,
+    rows: int = 30,
+    num_classes: int = 3,
+    size: Tuple[int, int] = (8, 8),
+    mode: str = "L",
+    labels: str = "index",
+    seed: int = 0,
+) -> Path:
+    """An NNC-style dataset CSV with random images in nested folders beside it.
+
+    Row ``i`` is ``./images/<class>/<i>.png`` of class ``i % num_classes``; the header is
+    ``x:image,y:label`` (``labels="index"``) or ``x:image,y__0,...`` with a one-hot label
+    vector (``labels="onehot"``). Returns the CSV's path.
+    """
+    if labels not in ("index", "onehot"):
+        raise ValueError(f"labels: 'index' or 'onehot', not {labels!r}")
+    path = Path(path)
+    folder = path.parent
+    table: List[List[str]] = []
+    for i in range(rows):
+        label = i % num_classes
+        image = Path("images") / str(label) / f"{i}.png"
+        (folder / image.parent).mkdir(parents=True, exist_ok=True)
+        make_image(folder / image, size=size, mode=mode, seed=seed + i)
+        cells = ["./" + image.as_posix()]
+        cells += [str(label)] if labels == "index" else [
+            str(int(c == label)) for c in range(num_classes)]
+        table.append(cells)
+    header = ["x:image"] + (["y:label"] if labels == "index" else [
+        f"y__{c}:label {c}" for c in range(num_classes)])
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([header] + table)
+    return path

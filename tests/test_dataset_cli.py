@@ -1,0 +1,203 @@
+"""`xaikit run <explainer>` on a dataset CSV: NNC's command line, exit status, kill and resume."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from click.testing import CliRunner
+from test_cli import run
+
+import xaikit
+from xaikit import plugins
+from xaikit.cli import cli
+from xaikit.testing import make_dataset_csv
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return make_dataset_csv(tmp_path / "data" / "validation.csv", rows=30)
+
+
+def test_nnc_batch_command_line_works_unchanged(models, dataset, tmp_path):
+    out = tmp_path / "smoothgrad.csv"
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-nl", "0.2", "-n", "3",
+                  "-i", str(dataset), "-o", str(out), "-v1", "x", "-v2", "y", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{out}\n"
+    assert result.stderr == f"{out}: 30 rows: 30 explained, 0 reused, 0 failed, " + \
+        result.stderr.split(", 0 failed, ")[1]
+    assert "\r" not in result.stderr  # no bar outside a terminal
+    ours = tmp_path / "ours.csv"
+    assert run(["run", "smoothgrad", "--model", str(models["grey"]), "--noise_level", "0.2",
+                "--num_samples", "3", "--input", str(dataset), "--output", str(ours),
+                "--input-variable", "x", "--label_variable", "y", "--seed", "0"]
+               ).exit_code == 0
+    assert [r[1:] for r in csv.reader(open(ours))] == [r[1:] for r in csv.reader(open(out))]
+    for row in range(30):
+        name = f"0000/{row}.png"
+        assert (tmp_path / "ours" / name).read_bytes() == (tmp_path / "smoothgrad" / name
+                                                            ).read_bytes()
+
+
+def test_the_model_is_loaded_once(models, dataset, tmp_path, monkeypatch):
+    from xaikit.adapters.nnp import NnpAdapter
+
+    loads = []
+    load = NnpAdapter.load
+    monkeypatch.setattr(NnpAdapter, "load", lambda self, ref, **o: loads.append(ref) or
+                        load(self, ref, **o))
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(dataset),
+                  "-o", str(tmp_path / "out.csv"), "-n", "1"])
+    assert result.exit_code == 0, result.output
+    assert loads == [str(models["grey"])]
+
+
+def test_defaults_are_nncs_output_result_csv_and_smoothgrad_csv(models, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_dataset_csv(tmp_path / "output_result.csv", rows=3)
+    rows = list(csv.reader(open("output_result.csv")))
+    with open("output_result.csv", "w", newline="") as f:  # NNC adds the prediction y'
+        csv.writer(f, lineterminator="\n").writerows(
+            [rows[0] + ["y':label"]] + [r + ["0"] for r in rows[1:]])
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert list(csv.reader(open("smoothgrad.csv")))[:2] == [
+        ["SmoothGrad", "x:image", "y:label", "y':label"],
+        ["smoothgrad/0000/0.png", "./images/0/0.png", "0", "0"]]
+
+
+def test_no_image_and_no_output_result_csv_is_named(models, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(["run", "smoothgrad", "-m", str(models["grey"])])
+    assert result.exit_code == 1
+    assert result.stderr == ("error: input: output_result.csv: no such file (give an image "
+                             "with --image, or a dataset CSV with --input)\n")
+
+
+def test_failed_rows_are_listed_and_exit_status_is_1(models, dataset, tmp_path):
+    for row in (1, 2):
+        (dataset.parent / f"images/{row}/{row}.png").unlink()
+    out = tmp_path / "out.csv"
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(dataset),
+                  "-o", str(out), "-n", "2"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[:2] == ["row 1: ./images/1/1.png: no such file",
+                         "row 2: ./images/2/2.png: no such file"]
+    assert lines[2].startswith(f"{out}: 30 rows: 28 explained, 0 reused, 2 failed, ")
+    assert lines[3:] == [f"error: 2 of 30 rows failed; see {tmp_path / 'out.errors.csv'}"]
+    assert [r[0] for r in csv.reader(open(out))][1:4] == ["out/0000/0.png", "", ""]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--image", "{img}", "-v1", "x"],
+     "error: input_variable: only dataset runs use it (--input data.csv); --image explains "
+     "one image"),
+    (["--image", "{img}", "--overwrite"],
+     "error: overwrite: only dataset runs use it (--input data.csv); --image explains "
+     "one image"),
+    (["-i", "{csv}", "-c", "1"],
+     "error: class_index: a dataset run explains each row's label (--label-variable); "
+     "--class-index is for --image"),
+    (["-i", "{csv}", "--input", "{csv}"],
+     "error: input: given twice: -i {csv} and --input {csv}"),
+    (["-i", "{csv}", "-v2", "label"],
+     "error: input: {csv}: no variable 'label' for label_variable (variables: x, y)"),
+    (["-i", "{csv}", "-o", "{tmp}/map.png"],
+     "error: output: a dataset run writes a .csv file (got {tmp}/map.png)"),
+])
+def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, args, message):
+    fill = {"img": images["grey"], "csv": dataset, "tmp": tmp_path}
+    result = run(["run", "smoothgrad", "-m", str(models["grey"])]
+                 + [a.format(**fill) for a in args])
+    assert result.exit_code == 1
+    assert result.stderr == message.format(**fill) + "\n"
+
+
+def test_help_shows_the_dataset_options():
+    text = " ".join(CliRunner().invoke(cli, ["run", "smoothgrad", "--help"]).output.split())
+    for expected in [
+        "--input TEXT Dataset CSV whose every row is explained, when no --image is given "
+        "(csv). [default: output_result.csv]",
+        "-v1, --input-variable, --input_variable TEXT Dataset variable holding the image "
+        "paths (variable). [default: x]",
+        "-v2, --label-variable, --label_variable TEXT",
+        "--overwrite / --no-overwrite Dataset runs: redo the maps",
+        "-i, --image TEXT Image file to analyse (image). A .csv file is a dataset",
+    ]:
+        assert expected in text
+
+
+PLUGIN = '''
+    """An explainer that hangs on its third batch, so a test can kill the run there."""
+    import os
+    import time
+
+    import numpy as np
+
+    import xaikit
+
+
+    class Hangs(xaikit.Explainer):
+        name = "hangs"
+
+        def explain(self, model, image, class_index, params):
+            return np.random.default_rng(class_index).random(model.input_shape, np.float32)
+
+        def explain_batch(self, model, images, class_indices, params):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 3 and os.environ.get("HANG"):
+                time.sleep(600)
+            return super().explain_batch(model, images, class_indices, params)
+
+
+    @xaikit.hookimpl
+    def register_explainers(register):
+        register(Hangs())
+'''
+
+
+def test_a_killed_run_resumes_without_redoing_done_rows(models, tmp_path, monkeypatch):
+    data = make_dataset_csv(tmp_path / "data" / "d.csv", rows=100, size=(4, 4))
+    (tmp_path / "hangs_plugin.py").write_text(textwrap.dedent(PLUGIN))
+    out = tmp_path / "out.csv"
+    out.write_text("from an earlier run\n")
+    argv = ["run", "hangs", "-m", str(models["grey"]), "-i", str(data), "-o", str(out)]
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import hangs_plugin; "
+              "from xaikit import cli, plugins; plugins.register_plugin(hangs_plugin); "
+              "cli.main(sys.argv[2:])")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)] + argv,
+                            env={**os.environ, "HANG": "1"},
+                            stderr=subprocess.DEVNULL)
+    manifest = tmp_path / "out.manifest.jsonl"
+    try:
+        deadline = time.monotonic() + 120
+        while not (manifest.is_file() and len(manifest.read_text().splitlines()) == 65):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run did not hang"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert out.read_text() == "from an earlier run\n"
+    done = [json.loads(line)["row"] for line in manifest.read_text().splitlines()[1:]]
+    assert done == list(range(64))
+    stamps = {row: (tmp_path / f"out/0000/{row}.png").stat().st_mtime_ns for row in done}
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import hangs_plugin
+
+    name = plugins.register_plugin(hangs_plugin)
+    try:
+        result = xaikit.explain_dataset("hangs", model=models["grey"], input=data, output=out,
+                                        progress=False)
+    finally:
+        plugins.unregister_plugin(name)
+    assert (result.explained, result.reused) == (36, 64)
+    assert {row: result.maps[row].stat().st_mtime_ns for row in done} == stamps
+    assert [r[0] for r in csv.reader(open(out))][1:] == [f"out/0000/{i}.png" for i in range(100)]
