@@ -6,6 +6,7 @@ from .explainer import Explainer
 from .explanation import Explanation
 from .hookspecs import hookimpl
 from .model import Graph, LoadedModel, ModelAdapter
+from .outputs import OutputFile, write_outputs
 from .params import Params
 from .sink import Sink
 
@@ -17,6 +18,7 @@ __all__ = [
     "LoadedModel",
     "ModelAdapter",
     "ModelError",
+    "OutputFile",
     "ParameterError",
     "Params",
     "PluginError",
@@ -26,4 +28,5 @@ __all__ = [
     "explainers",
     "hookimpl",
     "load_model",
+    "write_outputs",
 ]

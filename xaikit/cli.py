@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Optional, Set, Type
 
 import click
 
 from . import api
 from .errors import XaikitError
-from .explanation import sink_for
+from .outputs import choose_sinks, option_prefix, write_outputs
 from .params import Params, RunParams, validate
 from .plugins import registry
 from .schema_options import schema_options
@@ -45,9 +45,10 @@ class ExplainerGroup(click.Group):
             return None
         explainer = registry().get("explainer", name)
         schemas = (RunParams, explainer.Params)
+        options = [opt for schema in schemas for opt in schema_options(schema)]
         return click.Command(
             name,
-            params=[opt for schema in schemas for opt in schema_options(schema)],
+            params=options + sink_options({o for opt in options for o in opt.opts}),
             callback=lambda **values: run_single(name, schemas, values),
             help=explainer.description,
             short_help=explainer.description,
@@ -59,24 +60,45 @@ def run() -> None:
     """Run an explainer on an image (see `xaikit list`)."""
 
 
+def sink_options(taken: Set[str]) -> List[click.Option]:
+    """``--<sink>-<parameter>`` for every installed sink's parameters; an option spelled
+    like a run or explainer option is left out (theirs wins)."""
+    return [opt for reg in registry().items["sink"].values()
+            for opt in schema_options(reg.obj.Params, prefix=option_prefix(reg.name))
+            if taken.isdisjoint(opt.opts)]
+
+
+def sink_values(values: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``."""
+    given: Dict[str, Dict[str, Any]] = {}
+    for reg in registry().items["sink"].values():
+        for field in reg.obj.Params.model_fields:
+            value = values.get(option_prefix(reg.name) + field)
+            if value is not None:
+                given.setdefault(reg.name, {})[field] = value
+    return given
+
+
 def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     run_params, explainer_params = (_validated(schema, values) for schema in schemas)
     if run_params.image is None:
         raise XaikitError("image: missing; give the image file to explain with --image (-i)")
     output = Path(run_params.output or f"{name}.png")
-    sink_for(output)  # an output nobody can write fails before the work, not after
+    sink_params = sink_values(values)
+    choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
     model = api.load_model(run_params.model)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
-    explanation = api.explain(
+    explanations = api.explain(
         name,
         model=model,
         image=run_params.image,
         class_index=run_params.class_index,
+        labels=run_params.labels,
         **explainer_params.model_dump(),
     )
-    explanation.save(output)
-    click.echo(str(output))
+    for written in write_outputs(explanations, output, run_params.sink, sink_params):
+        click.echo(str(written.path))
 
 
 def _validated(schema: Type[Params], values: Dict[str, Any]) -> Params:
