@@ -99,6 +99,35 @@ def test_register_sinks(plugin, models, images, tmp_path):
                                      str(tmp_path / "cli.grey.png")]
 
 
+def test_an_explainer_option_wins_over_a_sink_option_spelled_alike(models, images, tmp_path):
+    class Clashing(xaikit.Explainer):
+        name = "clashing"
+
+        class Params(xaikit.Params):
+            heatmap_alpha: float = Field(1.0, description="The explainer's own.")
+
+        def explain(self, model, image, class_index, params):
+            return np.full(model.input_shape, params.heatmap_alpha, np.float32)
+
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(Clashing())
+
+    name = plugins.register_plugin(Plugin(), name="clashing")
+    try:
+        help_text = CliRunner().invoke(cli, ["run", "clashing", "--help"]).output
+        assert help_text.count("--heatmap-alpha") == 1 and "The explainer's own." in help_text
+        result = CliRunner().invoke(cli, [
+            "run", "clashing", "-m", str(models["grey"]), "-i", str(images["grey"]), "-o",
+            str(tmp_path / "m.png"), "--sink", "npy", "--sink", "heatmap",
+            "--heatmap-alpha", "2"])
+        assert result.exit_code == 0, result.output
+        assert (np.load(tmp_path / "m.npy.npy") == 2.0).all()  # reached the explainer only
+    finally:
+        plugins.unregister_plugin(name)
+
+
 def test_register_model_adapters(plugin, images):
     model = xaikit.load_model("fixed")
     assert model.name == "fixed" and model.input_shape == (1, 4, 4)

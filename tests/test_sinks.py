@@ -148,3 +148,15 @@ def test_extension_selects_the_sink(grey_exp, tmp_path):
 def test_bad_sink_parameters_name_the_parameter(grey_exp, tmp_path, params, message):
     with pytest.raises(xaikit.ParameterError, match=message):
         grey_exp.save(tmp_path / "h.png", sink="heatmap", **params)
+
+
+def test_the_documented_examples_are_there():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "images"
+    sizes = {name: (opened(docs / f"digit_3.{name}.png").mode,
+                    opened(docs / f"digit_3.{name}.png").size)
+             for name in ("grey", "heatmap", "panel")}
+    assert sizes == {"grey": ("L", (28, 28)), "heatmap": ("RGB", (28, 28)),
+                     "panel": ("RGB", (3 * 252 + 4 * 16, 366))}
+    assert np.load(docs / "digit_3.npy.npy").shape == (1, 28, 28)

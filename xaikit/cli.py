@@ -68,12 +68,15 @@ def sink_options(taken: Set[str]) -> List[click.Option]:
             if taken.isdisjoint(opt.opts)]
 
 
-def sink_values(values: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``."""
+def sink_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Dict[str, Any]]:
+    """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``; a value
+    under the name of a field of ``schemas`` belongs to that field, not to a sink."""
+    own = {field for schema in schemas for field in schema.model_fields}
     given: Dict[str, Dict[str, Any]] = {}
     for reg in registry().items["sink"].values():
         for field in reg.obj.Params.model_fields:
-            value = values.get(option_prefix(reg.name) + field)
+            key = option_prefix(reg.name) + field
+            value = None if key in own else values.get(key)
             if value is not None:
                 given.setdefault(reg.name, {})[field] = value
     return given
@@ -84,7 +87,7 @@ def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     if run_params.image is None:
         raise XaikitError("image: missing; give the image file to explain with --image (-i)")
     output = Path(run_params.output or f"{name}.png")
-    sink_params = sink_values(values)
+    sink_params = sink_values(values, schemas)
     choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
     model = api.load_model(run_params.model)
     for note in model.notes:
