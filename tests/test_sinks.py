@@ -160,3 +160,17 @@ def test_the_documented_examples_are_there():
     assert sizes == {"grey": ("L", (28, 28)), "heatmap": ("RGB", (28, 28)),
                      "panel": ("RGB", (3 * 252 + 4 * 16, 366))}
     assert np.load(docs / "digit_3.npy.npy").shape == (1, 28, 28)
+
+
+def test_sinks_need_only_the_map_and_the_input(tmp_path):
+    """An explanation built by hand (a dataset runner, a plugin) has no score, name or image."""
+    rng = np.random.default_rng(0)
+    exp = xaikit.Explanation(attribution=rng.random((3, 6, 10), dtype=np.float32),
+                             input=rng.random((3, 6, 10), dtype=np.float32), class_index=2,
+                             explainer="test", params={}, model="m")
+    assert exp.metadata == {"class_index": 2, "class_name": None, "score": None}
+    assert caption(exp) == ("class 2", "")
+    written = xaikit.write_outputs(exp, tmp_path / "m.png", ["grey", "heatmap", "panel", "npy"],
+                                   {"panel": {"tile_size": 64}})
+    sizes = [opened(w.path).size for w in written[:3]]
+    assert sizes == [(10, 6), (10, 6), (3 * 60 + 4 * 8, opened(written[2].path).height)]
