@@ -68,7 +68,7 @@ def test_default_output_is_named_after_the_explainer(models, images, tmp_path, m
     (["-i", "{tmp}/missing.png"], "error: image: {tmp}/missing.png: no such file"),
     (["-i", "{tmp}/text.png"], "error: image: {tmp}/text.png: not an image file"),
     (["-m", "{tmp}/text.png"], "error: model: {tmp}/text.png: not an .nnp file (not a zip "
-                               "archive)"),
+                               "archive, or truncated)"),
     (["-o", "{tmp}/map.txt"], "error: output: no sink writes .txt (known extensions: .jpeg, "
                               ".jpg, .npy, .png)"),
     (["-o", "{tmp}/map.jpg"], "error: output: several sinks write .jpg (heatmap, panel); "

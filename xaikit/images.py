@@ -65,6 +65,9 @@ def open_image(path: Path) -> Image.Image:
             return image
     except UnidentifiedImageError:
         raise ImageError(f"image: {path}: not an image file") from None
+    except Image.DecompressionBombError:  # Pillow's own, larger limit, checked on open
+        raise ImageError(f"image: {path}: more than the limit of {MAX_IMAGE_PIXELS} "
+                         "pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"image: {path}: cannot decode: {exc}") from None
 

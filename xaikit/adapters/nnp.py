@@ -100,9 +100,13 @@ def read_network_proto(path: Path):
             if not nntxt:
                 raise ModelError(f"model: {path}: not an NNC model: the archive has no net.nntxt")
             text = archive.read(nntxt[0]).decode("utf-8")
+    except ModelError:
+        raise
     except zipfile.BadZipFile:
-        raise ModelError(f"model: {path}: not an .nnp file (not a zip archive)") from None
-    except (OSError, EOFError, zipfile.LargeZipFile, UnicodeDecodeError) as exc:
+        raise ModelError(
+            f"model: {path}: not an .nnp file (not a zip archive, or truncated)"
+        ) from None
+    except Exception as exc:  # zipfile raises many types on damaged archives
         raise ModelError(f"model: {path}: cannot read the archive: {_first_line(exc)}") from None
     proto = nnabla_pb2.NNablaProtoBuf()
     try:
