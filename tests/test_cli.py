@@ -60,12 +60,30 @@ def test_default_output_is_named_after_the_explainer(models, images, tmp_path, m
     (["-n", "0"], "error: num_samples: Input should be greater than or equal to 1 (got 0)"),
     (["-c", "3"], "error: class_index: 3 is past the output width of grey.nnp (3 classes: "
                   "0 to 2)"),
-    (["-c", "-1"], "error: class_index: Input should be greater than or equal to 0 (got -1)"),
+    (["-c", "-1"], "error: class_index: Input should be greater than or equal to 0 (got '-1')"),
+    (["-c", "3,x"], "error: class_index: expected a class index, 'predicted' or indices like "
+                    "3,5,7 (got '3,x')"),
+    (["-c", "1,3"], "error: class_index: 3 is past the output width of grey.nnp (3 classes: "
+                    "0 to 2)"),
     (["-i", "{tmp}/missing.png"], "error: image: {tmp}/missing.png: no such file"),
     (["-i", "{tmp}/text.png"], "error: image: {tmp}/text.png: not an image file"),
     (["-m", "{tmp}/text.png"], "error: model: {tmp}/text.png: not an .nnp file (not a zip "
                                "archive, or truncated)"),
-    (["-o", "{tmp}/map.txt"], "error: output: no sink writes .txt (known extensions: .png)"),
+    (["-o", "{tmp}/map.txt"], "error: output: no sink writes .txt (known extensions: .jpeg, "
+                              ".jpg, .npy, .png)"),
+    (["-o", "{tmp}/map.jpg"], "error: output: several sinks write .jpg (heatmap, panel); "
+                              "choose one with --sink (sink= in Python)"),
+    (["--sink", "nope"], "error: sink: no sink named 'nope' (installed: grey, heatmap, npy, "
+                         "panel)"),
+    (["--heatmap-alpha", "2"], "error: heatmap_alpha: the heatmap sink is not chosen; add "
+                               "--sink heatmap"),
+    (["--sink", "heatmap", "--heatmap-alpha", "2"], "error: heatmap_alpha: Input should be "
+                                                    "less than or equal to 1 (got 2.0)"),
+    (["--sink", "panel", "--panel-colormap", "rainbowish"], "error: panel_colormap: not a "
+                                                            "colour map name (try inferno, "
+                                                            "viridis or cividis) (got "
+                                                            "'rainbowish')"),
+    (["--labels", "{tmp}/missing.txt"], "error: labels: {tmp}/missing.txt: no such file"),
 ])
 def test_bad_values_end_with_one_line_and_no_output(models, images, tmp_path, args, message):
     (tmp_path / "text.png").write_text("just text")
@@ -86,8 +104,9 @@ def test_help_shows_every_parameter_with_default_and_range():
     for expected in [
         "-m, --model TEXT Model file (*.nnp) to explain (model). [default: results.nnp]",
         "-i, --image TEXT Image file to analyse (image).",
-        "-c, --class-index, --class_index INTEGER Index of the class to explain (int). "
-        "[default: 0; range: ≥ 0]",
+        "-c, --class-index, --class_index TEXT Index of the class to explain (int); "
+        "'predicted' for the model's top class, or several indices such as 3,5,7 for one map "
+        "each. [default: 0]",
         "-o, --output TEXT Output file",
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",
@@ -95,6 +114,13 @@ def test_help_shows_every_parameter_with_default_and_range():
         "[default: 25; range: ≥ 1]",
         "--seed INTEGER Seed of the noise",
         "--batch-size, --batch_size INTEGER",
+        "--sink TEXT Sink to write the map with",
+        "--labels TEXT Text file naming the classes",
+        "--heatmap-alpha, --heatmap_alpha FLOAT Opacity of the colour map over the image: 0 "
+        "shows the image only, 1 the map only. [default: 0.5; range: ≥ 0.0, ≤ 1.0]",
+        "--heatmap-percentile, --heatmap_percentile FLOAT",
+        "--heatmap-colormap, --heatmap_colormap TEXT",
+        "--panel-tile-size, --panel_tile_size INTEGER Longer side of each picture in pixels",
     ]:
         assert expected in text
 
@@ -126,3 +152,75 @@ def test_the_installed_command_runs_in_a_subprocess(models, images, tmp_path):
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert proc.stderr == "error: noise_level: Input should be less than or equal to 1 (got 2.0)\n"
+
+
+def test_several_sinks_in_one_command(models, images, tmp_path):
+    out = tmp_path / "map.png"
+    result = run(["run", "smoothgrad", "-m", str(models["rgb"]), "-i", str(images["rgb"]),
+                  "-c", "1", "-o", str(out), "--seed", "0", "-n", "3", "--sink", "grey",
+                  "--sink", "heatmap", "--sink", "panel", "--sink", "npy",
+                  "--heatmap-alpha", "0", "--panel-tile-size", "64"])
+    assert result.exit_code == 0, result.output
+    names = ["map.grey.png", "map.heatmap.png", "map.panel.png", "map.npy.npy"]
+    assert result.stdout.split() == [str(tmp_path / n) for n in names]
+    assert Image.open(tmp_path / "map.grey.png").size == (10, 6)  # the network's input
+    heat = Image.open(tmp_path / "map.heatmap.png")
+    assert heat.size == (9, 12)  # the image's own size
+    original = np.asarray(Image.open(images["rgb"]).convert("RGB"))
+    np.testing.assert_array_equal(np.asarray(heat), original)  # --heatmap-alpha 0 arrived
+    assert Image.open(tmp_path / "map.panel.png").width == 3 * 45 + 4 * 8  # 9 wide, x5
+    exp = xaikit.explain("smoothgrad", model=models["rgb"], image=images["rgb"], class_index=1,
+                         seed=0, num_samples=3)
+    np.testing.assert_array_equal(np.load(tmp_path / "map.npy.npy"), exp.attribution)
+
+
+def test_sink_chosen_by_extension_or_by_name(models, images, tmp_path):
+    base = ["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(images["grey"]), "-n", "2"]
+    assert run(base + ["-o", str(tmp_path / "a.npy")]).exit_code == 0
+    assert np.load(tmp_path / "a.npy").shape == (1, 8, 8)
+    assert run(base + ["-o", str(tmp_path / "b.jpg"), "--sink", "heatmap"]).exit_code == 0
+    assert Image.open(tmp_path / "b.jpg").format == "JPEG"
+    result = run(base + ["-o", str(tmp_path / "c.png"), "--sink", "npy"])
+    assert result.stdout.strip() == str(tmp_path / "c.npy")
+
+
+def test_predicted_class_keeps_the_output_name(models, images, tmp_path):
+    out = tmp_path / "map.png"
+    result = run(["run", "smoothgrad", "-m", str(models["rgb"]), "-i", str(images["rgb"]),
+                  "-c", "predicted", "-o", str(out), "--seed", "2", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    model = xaikit.load_model(models["rgb"])
+    from xaikit.images import load_image
+
+    best = int(model.predict(load_image(images["rgb"], model)[None]).argmax())
+    exp = xaikit.explain("smoothgrad", model=model, image=images["rgb"], class_index=best,
+                         seed=2, num_samples=3)
+    assert np.array_equal(np.asarray(Image.open(out)), grey_map(exp.attribution))
+
+
+def test_a_list_of_classes_writes_one_map_per_class(models, images, tmp_path):
+    out = tmp_path / "map.png"
+    result = run(["run", "smoothgrad", "-m", str(models["rgb"]), "-i", str(images["rgb"]),
+                  "-c", "3,0", "-o", str(out), "--seed", "1", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == [str(tmp_path / "map.class3.png"),
+                                     str(tmp_path / "map.class0.png")]
+    for c in (3, 0):
+        exp = xaikit.explain("smoothgrad", model=models["rgb"], image=images["rgb"],
+                             class_index=c, seed=1, num_samples=3)
+        written = np.asarray(Image.open(tmp_path / f"map.class{c}.png"))
+        assert np.array_equal(written, grey_map(exp.attribution))
+
+
+def test_labels_name_the_class_on_the_panel(models, images, tmp_path):
+    (tmp_path / "labels.txt").write_text("zero\none\ntwo\n")
+    args = ["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(images["grey"]), "-c",
+            "2", "--seed", "0", "-n", "2", "--sink", "panel", "--panel-tile-size", "64"]
+    assert run(args + ["-o", str(tmp_path / "plain.png")]).exit_code == 0
+    result = run(args + ["-o", str(tmp_path / "named.png"), "--labels",
+                         str(tmp_path / "labels.txt")])
+    assert result.exit_code == 0, result.output
+    plain = np.asarray(Image.open(tmp_path / "plain.png"))
+    named = np.asarray(Image.open(tmp_path / "named.png"))
+    differ = (plain != named).any(axis=(1, 2))
+    assert differ.any() and differ.argmax() > 8 + 64  # only the caption, below the tiles

@@ -25,10 +25,10 @@ class Ones(xaikit.Explainer):
         return np.full(model.input_shape, params.scale, np.float32)
 
 
-class Npy(xaikit.Sink):
-    name = "test-npy"
+class Raw(xaikit.Sink):
+    name = "test-raw"
     description = "raw array"
-    extensions = (".npy",)
+    extensions = (".raw", ".npy")
 
     def write(self, explanation, path, params):
         with open(path, "wb") as f:
@@ -54,7 +54,7 @@ class ThrowawayPlugin:
 
     @xaikit.hookimpl
     def register_sinks(self, register):
-        register(Npy())
+        register(Raw())
 
     @xaikit.hookimpl
     def register_model_adapters(self, register):
@@ -74,7 +74,7 @@ def test_register_explainers(plugin, models, images, tmp_path):
     assert (exp.attribution == 2.0).all()
     listing = CliRunner().invoke(cli, ["list"]).output
     assert re.search(r"ones +test-package \(test_plugins\) +every pixel matters equally", listing)
-    out = tmp_path / "ones.npy"
+    out = tmp_path / "ones.raw"
     result = CliRunner().invoke(cli, ["run", "ones", "-m", str(models["grey"]), "-i",
                                       str(images["grey"]), "--scale", "3", "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -85,9 +85,47 @@ def test_register_explainers(plugin, models, images, tmp_path):
 
 def test_register_sinks(plugin, models, images, tmp_path):
     exp = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"], seed=0)
-    np.testing.assert_array_equal(np.load(exp.save(tmp_path / "a.npy")), exp.attribution)
-    exp.save(tmp_path / "b.bin", sink="test-npy")
+    np.testing.assert_array_equal(np.load(exp.save(tmp_path / "a.raw")), exp.attribution)
+    exp.save(tmp_path / "b.bin", sink="test-raw")
     assert (tmp_path / "b.bin").stat().st_size > 0
+    with pytest.raises(xaikit.XaikitError, match=re.escape(
+            "output: several sinks write .npy (npy, test-raw); choose one with --sink")):
+        exp.save(tmp_path / "c.npy")
+    result = CliRunner().invoke(cli, ["run", "smoothgrad", "-m", str(models["grey"]), "-i",
+                                      str(images["grey"]), "-o", str(tmp_path / "cli.raw"),
+                                      "--sink", "test-raw", "--sink", "grey"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [str(tmp_path / "cli.test-raw.raw"),
+                                     str(tmp_path / "cli.grey.png")]
+
+
+def test_an_explainer_option_wins_over_a_sink_option_spelled_alike(models, images, tmp_path):
+    class Clashing(xaikit.Explainer):
+        name = "clashing"
+
+        class Params(xaikit.Params):
+            heatmap_alpha: float = Field(1.0, description="The explainer's own.")
+
+        def explain(self, model, image, class_index, params):
+            return np.full(model.input_shape, params.heatmap_alpha, np.float32)
+
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(Clashing())
+
+    name = plugins.register_plugin(Plugin(), name="clashing")
+    try:
+        help_text = CliRunner().invoke(cli, ["run", "clashing", "--help"]).output
+        assert help_text.count("--heatmap-alpha") == 1 and "The explainer's own." in help_text
+        result = CliRunner().invoke(cli, [
+            "run", "clashing", "-m", str(models["grey"]), "-i", str(images["grey"]), "-o",
+            str(tmp_path / "m.png"), "--sink", "npy", "--sink", "heatmap",
+            "--heatmap-alpha", "2"])
+        assert result.exit_code == 0, result.output
+        assert (np.load(tmp_path / "m.npy.npy") == 2.0).all()  # reached the explainer only
+    finally:
+        plugins.unregister_plugin(name)
 
 
 def test_register_model_adapters(plugin, images):

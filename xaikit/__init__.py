@@ -14,6 +14,7 @@ from .explainer import Explainer
 from .explanation import Explanation
 from .hookspecs import hookimpl
 from .model import Graph, LoadedModel, ModelAdapter
+from .outputs import OutputFile, write_outputs
 from .params import Params
 from .sink import Sink
 
@@ -27,6 +28,7 @@ __all__ = [
     "LoadedModel",
     "ModelAdapter",
     "ModelError",
+    "OutputFile",
     "ParameterError",
     "Params",
     "PluginError",
@@ -38,4 +40,5 @@ __all__ = [
     "explainers",
     "hookimpl",
     "load_model",
+    "write_outputs",
 ]

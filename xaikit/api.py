@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+import os
+from typing import Any, List, Sequence, Union
 
+import numpy as np
+
+from .classes import class_names, resolve_classes
 from .errors import ModelError, ParameterError
 from .explanation import Explanation
-from .images import load_image
+from .images import load_image, read_image
 from .model import LoadedModel
 from .params import RunParams, validate
 from .plugins import registry
@@ -33,32 +37,53 @@ def explainers() -> List[str]:
 
 
 def explain(
-    explainer: str, model: Any, image: Any, class_index: int = 0, **params: Any
-) -> Explanation:
+    explainer: str,
+    model: Any,
+    image: Any,
+    class_index: Union[int, str, Sequence[int]] = 0,
+    *,
+    labels: Union[str, "os.PathLike[str]", Sequence[str], None] = None,
+    **params: Any,
+) -> Union[Explanation, List[Explanation]]:
     """Explain ``model``'s score for ``class_index`` on ``image``.
 
     :param explainer: an installed explainer's name, e.g. ``"smoothgrad"``.
     :param model: a :class:`LoadedModel` or anything :func:`load_model` takes.
     :param image: a path, a PIL image or a numpy array (see :func:`xaikit.images.load_image`).
-    :param class_index: the output entry to explain.
+    :param class_index: the output entry to explain; ``"predicted"`` for the model's top
+        class on ``image``; or a list (``[3, 5]`` or ``"3,5"``) for one explanation per class.
+    :param labels: class names: a text file with one per line, or a sequence.
     :param params: the explainer's parameters, validated by its ``Params`` schema.
+    :returns: an :class:`Explanation`; for a list of classes, a list of them in its order.
     :raises XaikitError: for any bad input, with a message naming the parameter.
     """
     algorithm = registry().get("explainer", explainer)
     checked = validate(algorithm.Params, params)
-    index = validate(RunParams, {"class_index": class_index}).class_index
+    target = validate(RunParams, {"class_index": class_index}).class_index
     loaded = load_model(model)
-    check_class_index(index, loaded)
-    pixels = load_image(image, loaded)
-    attribution = algorithm.explain(loaded, pixels, index, checked)
-    return Explanation(
-        attribution=attribution,
-        input=pixels,
-        class_index=index,
-        explainer=explainer,
-        params=checked.model_dump(),
-        model=loaded.name,
-    )
+    names = class_names(labels, loaded.num_classes)
+    preprocessed = isinstance(image, np.ndarray) and image.shape == loaded.input_shape
+    original = None if preprocessed else read_image(image)
+    pixels = load_image(image if original is None else original, loaded)
+    scores = loaded.predict(pixels[None])[0]
+    indices = resolve_classes(target, scores)
+    for index in indices:
+        check_class_index(index, loaded)
+    explanations = [
+        Explanation(
+            attribution=algorithm.explain(loaded, pixels, index, checked),
+            input=pixels,
+            class_index=index,
+            explainer=explainer,
+            params=checked.model_dump(),
+            model=loaded.name,
+            score=float(scores[index]),
+            class_name=names[index] if names else None,
+            image=original,
+        )
+        for index in indices
+    ]
+    return explanations if isinstance(target, list) else explanations[0]
 
 
 def check_class_index(class_index: int, model: LoadedModel) -> None:

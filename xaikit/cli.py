@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Optional, Set, Type
 
 import click
 
 from . import api
 from .dataset_run import explain_dataset
 from .errors import DatasetError, ParameterError, XaikitError
-from .explanation import sink_for
+from .outputs import choose_sinks, option_prefix, write_outputs
 from .params import Params, RunParams, validate
 from .plugins import registry
 from .schema_options import schema_options
@@ -46,9 +46,10 @@ class ExplainerGroup(click.Group):
             return None
         explainer = registry().get("explainer", name)
         schemas = (RunParams, explainer.Params)
+        options = [opt for schema in schemas for opt in schema_options(schema)]
         return click.Command(
             name,
-            params=[opt for schema in schemas for opt in schema_options(schema)],
+            params=options + sink_options({o for opt in options for o in opt.opts}),
             callback=lambda **values: run_explainer(name, schemas, values),
             help=explainer.description,
             short_help=explainer.description,
@@ -79,22 +80,46 @@ def run_explainer(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
         run_dataset(name, schemas, values)
 
 
+def sink_options(taken: Set[str]) -> List[click.Option]:
+    """``--<sink>-<parameter>`` for every installed sink's parameters; an option spelled
+    like a run or explainer option is left out (theirs wins)."""
+    return [opt for reg in registry().items["sink"].values()
+            for opt in schema_options(reg.obj.Params, prefix=option_prefix(reg.name))
+            if taken.isdisjoint(opt.opts)]
+
+
+def sink_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Dict[str, Any]]:
+    """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``; a value
+    under the name of a field of ``schemas`` belongs to that field, not to a sink."""
+    own = {field for schema in schemas for field in schema.model_fields}
+    given: Dict[str, Dict[str, Any]] = {}
+    for reg in registry().items["sink"].values():
+        for field in reg.obj.Params.model_fields:
+            key = option_prefix(reg.name) + field
+            value = None if key in own else values.get(key)
+            if value is not None:
+                given.setdefault(reg.name, {})[field] = value
+    return given
+
+
 def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     run_params, explainer_params = (_validated(schema, values) for schema in schemas)
     output = Path(run_params.output or f"{name}.png")
-    sink_for(output)  # an output nobody can write fails before the work, not after
+    sink_params = sink_values(values, schemas)
+    choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
     model = api.load_model(run_params.model)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
-    explanation = api.explain(
+    explanations = api.explain(
         name,
         model=model,
         image=run_params.image,
         class_index=run_params.class_index,
+        labels=run_params.labels,
         **explainer_params.model_dump(),
     )
-    explanation.save(output)
-    click.echo(str(output))
+    for written in write_outputs(explanations, output, run_params.sink, sink_params):
+        click.echo(str(written.path))
 
 
 def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:

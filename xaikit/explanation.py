@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
+from PIL import Image
 
 from .errors import XaikitError
 from .params import validate
+
+DEFAULT_SINK = "grey"
+"""NNC's output; it wins an extension that several sinks write (``.png``)."""
 
 
 @dataclass
@@ -26,7 +30,19 @@ class Explanation:
     explainer: str
     params: Dict[str, Any]
     model: str
-    metadata: Dict[str, Any] = field(default_factory=dict)
+    score: Optional[float] = None
+    """The model's output for ``class_index`` on the image (a probability for NNC's
+    Softmax and Sigmoid outputs)."""
+    class_name: Optional[str] = None
+    """The class's name from the labels, if any were given."""
+    image: Optional[Image.Image] = None
+    """The image as given, at its own resolution; None when it came preprocessed."""
+
+    @property
+    def metadata(self) -> Dict[str, Any]:
+        """What the map explains: ``{"class_index", "class_name", "score"}``."""
+        return {"class_index": self.class_index, "class_name": self.class_name,
+                "score": self.score}
 
     def save(
         self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any
@@ -45,14 +61,21 @@ class Explanation:
 
 
 def sink_for(path: Path):
-    """The sink whose ``extensions`` include ``path``'s (the first registered wins)."""
+    """The sink that writes ``path``'s extension: the only one, or grey among several."""
     from .plugins import registry
 
     suffix = path.suffix.lower()
-    for reg in registry().items["sink"].values():
-        if suffix in reg.obj.extensions:
-            return reg.obj
-    known = sorted({e for r in registry().items["sink"].values() for e in r.obj.extensions})
+    sinks = [reg.obj for reg in registry().items["sink"].values()]
+    writers = [sink for sink in sinks if suffix in sink.extensions]
+    if len(writers) > 1:
+        writers = [sink for sink in writers if sink.name == DEFAULT_SINK] or writers
+    if len(writers) == 1:
+        return writers[0]
+    if writers:
+        names = ", ".join(sink.name for sink in writers)
+        raise XaikitError(f"output: several sinks write {suffix} ({names}); choose one with "
+                          "--sink (sink= in Python)")
+    known = sorted({e for sink in sinks for e in sink.extensions})
     raise XaikitError(f"output: no sink writes {suffix or 'files without an extension'} "
                       f"(known extensions: {', '.join(known)})")
 

@@ -58,6 +58,7 @@ def register_sinks(register):
 
     :param register: call ``register(sink)`` with an instance of a
         :class:`xaikit.Sink` subclass, once per sink. A sink is chosen by its
-        ``name`` or by the output file's extension (``extensions``).
+        ``name`` (``--sink``) or by the output file's extension when it is the only
+        sink whose ``extensions`` include it (``.png`` is ``grey``'s).
     :returns: nothing; the return value is ignored.
     """

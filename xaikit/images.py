@@ -29,6 +29,12 @@ def load_image(source: Any, model: LoadedModel) -> np.ndarray:
     """
     if isinstance(source, np.ndarray) and source.shape == model.input_shape:
         return np.ascontiguousarray(source, dtype=np.float32)
+    return preprocess(read_image(source), model)
+
+
+def read_image(source: Any) -> Image.Image:
+    """``source`` (a path, a PIL image or an array of 0-255 pixels) as an 8-bit PIL image
+    at its own resolution: what sinks draw maps over."""
     if isinstance(source, np.ndarray):
         image = _from_array(source)
     elif isinstance(source, Image.Image):
@@ -38,7 +44,11 @@ def load_image(source: Any, model: LoadedModel) -> np.ndarray:
     else:
         raise ImageError(f"image: expected a path, a PIL image or a numpy array, "
                          f"got {type(source).__name__}")
-    return preprocess(image, model)
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # 16-bit greyscale: convert("L") would clip at 255, so rescale first.
+        wide = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.round(wide * (255.0 / 65535.0)).astype(np.uint8), "L")
+    return image
 
 
 def open_image(path: Path) -> Image.Image:
@@ -63,16 +73,12 @@ def open_image(path: Path) -> Image.Image:
 
 
 def preprocess(image: Image.Image, model: LoadedModel) -> np.ndarray:
-    """Convert, resize and scale a PIL image for ``model``."""
+    """Convert, resize and scale an image from :func:`read_image` for ``model``."""
     channels, height, width = model.input_shape
     mode = _MODES.get(channels)
     if mode is None:
         raise ImageError(f"image: the model takes {channels}-channel input; pass a "
                          f"preprocessed array of shape {model.input_shape}")
-    if image.mode.startswith("I;16") or image.mode == "I":
-        # 16-bit greyscale: convert("L") would clip at 255, so rescale first.
-        wide = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.round(wide * (255.0 / 65535.0)).astype(np.uint8), "L")
     image = image.convert(mode)
     if image.size != (width, height):
         image = image.resize((width, height), Image.BILINEAR)

@@ -7,10 +7,11 @@ in the field's ``json_schema_extra={"aliases": [...]}``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type, TypeVar
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .classes import ClassTarget
 from .errors import ParameterError
 
 P = TypeVar("P", bound=BaseModel)
@@ -36,17 +37,28 @@ class RunParams(Params):
         "-i takes either, as NNC's two plugins do.",
         json_schema_extra={"aliases": ["-i"]},
     )
-    class_index: int = Field(
+    class_index: ClassTarget = Field(
         0,
-        ge=0,
-        description="Index of the class to explain (int).",
+        description="Index of the class to explain (int); 'predicted' for the model's top "
+        "class, or several indices such as 3,5,7 for one map each.",
         json_schema_extra={"aliases": ["-c"]},
     )
     output: Optional[str] = Field(
         None,
-        description="Output file: the map of one image, its extension picking the sink, "
-        "or a dataset's CSV (image or csv). Default: <explainer>.png or <explainer>.csv.",
+        description="Output file: the map of one image (without --sink its extension picks "
+        "the sink, .png: grey; several sinks or classes add .<sink> or .class<N> before the "
+        "extension), or a dataset's CSV (image or csv). "
+        "Default: <explainer>.png or <explainer>.csv.",
         json_schema_extra={"aliases": ["-o"]},
+    )
+    sink: Tuple[str, ...] = Field(
+        (),
+        description="Sink to write the map with (see `xaikit list`); repeat for several: "
+        "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
+    )
+    labels: Optional[str] = Field(
+        None,
+        description="Text file naming the classes, one per line, for panels and outputs.",
     )
     input: str = Field(
         "output_result.csv",
@@ -78,19 +90,22 @@ def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def validate(schema: Type[P], values: Dict[str, Any]) -> P:
-    """Build ``schema`` from ``values``, raising :class:`ParameterError` with one line per field."""
+def validate(schema: Type[P], values: Dict[str, Any], prefix: str = "") -> P:
+    """Build ``schema`` from ``values``, raising :class:`ParameterError` with one line per field.
+
+    ``prefix`` goes before each field's name in messages (``heatmap_`` + ``alpha``).
+    """
     try:
         return schema(**values)
     except ValidationError as exc:
-        raise ParameterError(describe(exc)) from None
+        raise ParameterError(describe(exc, prefix)) from None
 
 
-def describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError, prefix: str = "") -> str:
     """One line per invalid field: ``noise_level: Input should be ... (got 1.5)``."""
     lines = []
     for err in exc.errors():
-        name = ".".join(str(part) for part in err["loc"]) or "parameters"
+        name = prefix + (".".join(str(part) for part in err["loc"]) or "parameters")
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown parameter")
         else:

@@ -21,6 +21,9 @@ DEFAULT_PLUGINS = (
     "xaikit.adapters.nnp",
     "xaikit.adapters.graph",
     "xaikit.sinks.grey",
+    "xaikit.sinks.heatmap",
+    "xaikit.sinks.panel",
+    "xaikit.sinks.npy",
 )
 """xaikit's own plugin modules, registered exactly as third-party plugins are."""
 

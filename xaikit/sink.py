@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 class Sink:
     """Base class of sinks.
 
-    Subclasses set ``name``, ``description``, the file ``extensions`` they are the
-    default writer for (``(".png",)``) and a nested ``Params`` schema, and implement
-    :meth:`write`.
+    Subclasses set ``name``, ``description``, the file ``extensions`` they write, their
+    usual one first (``(".png", ".jpg")``), and a nested ``Params`` schema, and implement
+    :meth:`write`. An output extension that only one sink writes selects that sink
+    (``.png``, written by several, selects ``grey``). An output whose extension a sink does
+    not write gets the sink's first extension when xaikit names files (:mod:`xaikit.outputs`).
     """
 
     name: ClassVar[str]

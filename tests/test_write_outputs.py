@@ -1,0 +1,81 @@
+"""Several sinks and classes in one run: which files, under which names."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import xaikit
+from xaikit.outputs import output_path
+from xaikit.plugins import registry
+
+
+def sink(name):
+    return registry().get("sink", name)
+
+
+@pytest.mark.parametrize("output,name,class_index,several,expected", [
+    ("out/map.png", "grey", None, False, "out/map.png"),  # NNC's output, unchanged
+    ("map.png", "heatmap", None, True, "map.heatmap.png"),
+    ("map.png", "grey", 3, False, "map.class3.png"),
+    ("map.png", "panel", 3, True, "map.class3.panel.png"),
+    ("map.png", "npy", None, False, "map.npy"),  # npy does not write .png
+    ("map.png", "npy", None, True, "map.npy.npy"),
+    ("map.JPG", "heatmap", None, False, "map.JPG"),
+    ("map.v2.jpg", "grey", 5, True, "map.v2.class5.grey.png"),
+    ("map", "heatmap", None, False, "map.png"),
+])
+def test_naming_rule(output, name, class_index, several, expected):
+    assert output_path(output, sink(name), class_index, several) == Path(expected)
+
+
+@pytest.fixture(scope="module")
+def two_classes(models, images):
+    return xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                          class_index=[2, 0], num_samples=3, seed=0)
+
+
+def test_one_sink_one_class_writes_the_name_given(two_classes, tmp_path):
+    written = xaikit.write_outputs(two_classes[0], tmp_path / "map.png")
+    assert [(w.path, w.sink) for w in written] == [(tmp_path / "map.png", "grey")]
+    assert written[0].explanation is two_classes[0]
+
+
+def test_several_sinks_at_once(two_classes, tmp_path):
+    written = xaikit.write_outputs(two_classes[0], tmp_path / "map.png",
+                                   ["grey", "heatmap", "panel", "npy"],
+                                   {"heatmap": {"alpha": 1.0}, "panel": {"tile_size": 64}})
+    assert [w.path.name for w in written] == ["map.grey.png", "map.heatmap.png",
+                                              "map.panel.png", "map.npy.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(w.path.name for w in written)
+    modes = [Image.open(w.path).mode for w in written[:3]]
+    assert modes == ["L", "RGB", "RGB"]
+    assert Image.open(written[2].path).width == 3 * 64 + 4 * 8
+    np.testing.assert_array_equal(np.load(written[3].path), two_classes[0].attribution)
+
+
+def test_several_classes_and_sinks_are_named_by_class(two_classes, tmp_path):
+    written = xaikit.write_outputs(two_classes, tmp_path / "map.png", ["grey", "npy"])
+    assert [(w.path.name, w.explanation.class_index) for w in written] == [
+        ("map.class2.grey.png", 2), ("map.class2.npy.npy", 2),
+        ("map.class0.grey.png", 0), ("map.class0.npy.npy", 0)]
+    for w in written[1::2]:
+        np.testing.assert_array_equal(np.load(w.path), w.explanation.attribution)
+
+
+def test_the_same_class_twice_is_refused_before_writing(two_classes, tmp_path):
+    with pytest.raises(xaikit.XaikitError, match="two explanations of one class"):
+        xaikit.write_outputs([two_classes[0], two_classes[0]], tmp_path / "map.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parameters_for_a_sink_not_chosen_are_refused(two_classes, tmp_path):
+    with pytest.raises(xaikit.ParameterError, match="heatmap_alpha: the heatmap sink is not "
+                                                    "chosen; add --sink heatmap"):
+        xaikit.write_outputs(two_classes[0], tmp_path / "map.png", ["grey"],
+                             {"heatmap": {"alpha": 0.2}})
+    with pytest.raises(xaikit.ParameterError, match="panel_tile_size: Input should be greater"):
+        xaikit.write_outputs(two_classes[0], tmp_path / "map.png", ["panel"],
+                             {"panel": {"tile_size": 3}})
+    assert list(tmp_path.iterdir()) == []
