@@ -89,3 +89,17 @@ def test_not_a_zip_and_no_nntxt(tmp_path):
         xaikit.load_model(tmp_path / "empty.nnp")
     with pytest.raises(xaikit.ModelError, match="no such model file"):
         xaikit.load_model(tmp_path / "missing.nnp")
+
+
+def test_layers_name_every_function_output_in_network_order(models):
+    model = xaikit.load_model(models["grey"])
+    assert model.layers == (
+        xaikit.Layer("@MainRuntime/Convolution_out", "Convolution"),
+        xaikit.Layer("@MainRuntime/ReLU_out", "ReLU"),
+        xaikit.Layer("@MainRuntime/Affine_out", "Affine"),
+        xaikit.Layer("Softmax", "Softmax"),
+    )
+    for batch_size in (1, 5):
+        variables = model.graph(batch_size).variables
+        assert variables["@MainRuntime/Convolution_out"].shape == (batch_size, 4, 8, 8)
+        assert all(layer.variable in variables for layer in model.layers)

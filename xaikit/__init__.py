@@ -2,18 +2,22 @@
 
 from .api import explain, explainers, load_model
 from .errors import ImageError, ModelError, ParameterError, PluginError, XaikitError
-from .explainer import Explainer
+from .explainer import Attribution, Explainer
 from .explanation import Explanation
+from .gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from .hookspecs import hookimpl
-from .model import Graph, LoadedModel, ModelAdapter
+from .images import load_image
+from .model import Graph, Layer, LoadedModel, ModelAdapter
 from .params import Params
 from .sink import Sink
 
 __all__ = [
+    "Attribution",
     "Explainer",
     "Explanation",
     "Graph",
     "ImageError",
+    "Layer",
     "LoadedModel",
     "ModelAdapter",
     "ModelError",
@@ -25,5 +29,9 @@ __all__ = [
     "explain",
     "explainers",
     "hookimpl",
+    "input_gradients",
+    "input_gradients_in_batches",
+    "load_image",
     "load_model",
+    "variable_gradients",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, List
 
 from .errors import ModelError, ParameterError
+from .explainer import Attribution
 from .explanation import Explanation
 from .images import load_image
 from .model import LoadedModel
@@ -50,14 +51,15 @@ def explain(
     loaded = load_model(model)
     check_class_index(index, loaded)
     pixels = load_image(image, loaded)
-    attribution = algorithm.explain(loaded, pixels, index, checked)
+    result = Attribution.of(algorithm.explain(loaded, pixels, index, checked))
     return Explanation(
-        attribution=attribution,
+        attribution=result.values,
         input=pixels,
         class_index=index,
         explainer=explainer,
         params=checked.model_dump(),
         model=loaded.name,
+        metadata=dict(result.metadata),
     )
 
 

@@ -27,6 +27,7 @@ class Explanation:
     params: Dict[str, Any]
     model: str
     metadata: Dict[str, Any] = field(default_factory=dict)
+    """What the explainer reported besides the map (see :class:`xaikit.Attribution`)."""
 
     def save(
         self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections import Counter
+from typing import Any, Callable, Dict, List, Tuple
 
 from ..errors import ModelError
 from ..hookspecs import hookimpl
-from ..model import Graph, LoadedModel, ModelAdapter
+from ..model import Graph, Layer, LoadedModel, ModelAdapter
 from ..nnabla_backend import nn
 
 
@@ -16,6 +17,9 @@ class GraphAdapter(ModelAdapter):
 
     ``network`` is called once per batch size inside the model's own parameter scope,
     so parametric functions create (or, built again, reuse) that model's parameters.
+    The graph's variables are ``x`` (input), ``y`` (output) and each function's output
+    named as NNC names layers: ``Convolution``, ``ReLU``, ``Convolution_2``... in
+    forward order; a second output of a function is ``<name>[1]``.
     """
 
     name = "nnabla-function"
@@ -37,7 +41,8 @@ class GraphAdapter(ModelAdapter):
             if y.ndim < 2 or y.shape[0] != batch_size:
                 raise ModelError(f"model: the network maps {x.shape} to {y.shape}; "
                                  "expected (batch, classes)")
-            return Graph(x, y, {"x": x, "y": y})
+            layers, variables = _named_layers(y)
+            return Graph(x, y, {"x": x, **variables, "y": y}, tuple(layers))
 
         return LoadedModel(
             options.get("name", getattr(ref, "__name__", "network")),
@@ -46,6 +51,25 @@ class GraphAdapter(ModelAdapter):
             build,
             no_image_normalization=bool(options.get("no_image_normalization", False)),
         )
+
+
+def _named_layers(output: "nn.Variable") -> Tuple[List[Layer], Dict[str, "nn.Variable"]]:
+    """The functions that compute ``output``, in forward order, with NNC-style names."""
+    layers: List[Layer] = []
+    variables: Dict[str, "nn.Variable"] = {}
+    seen: Counter = Counter()
+
+    def name_outputs(function) -> None:
+        kind = function.info.type_name
+        seen[kind] += 1
+        base = kind if seen[kind] == 1 else f"{kind}_{seen[kind]}"
+        for i, out in enumerate(function.outputs):
+            name = base if i == 0 else f"{base}[{i}]"
+            layers.append(Layer(name, kind))
+            variables[name] = out
+
+    output.visit(name_outputs)
+    return layers, variables
 
 
 @hookimpl
