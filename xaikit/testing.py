@@ -12,6 +12,7 @@ Plugin authors import these in their own tests (the ``tiny_nnp``, ``tiny_image``
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     import click.testing
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+_save_ids = itertools.count()
 
 
 def tiny_cnn(x: "nn.Variable", num_classes: int, *, hidden: int = 4) -> "nn.Variable":
@@ -69,7 +72,8 @@ def save_nnc_nnp(
     from nnabla.utils.save import save
 
     path = Path(path)
-    with nn.parameter_scope(f"xaikit_save_{id(path)}_{seed}"):
+    # A scope of its own: nnabla's parameter registry is global, and id(path) is reused.
+    with nn.parameter_scope(f"xaikit_save_{next(_save_ids)}"):
         np.random.seed(seed)
         nn.random.seed(seed)
         x = nn.Variable((1,) + tuple(input_shape))
@@ -97,6 +101,7 @@ def save_nnc_nnp(
             ],
         }
         save(str(path), contents, parameter_format=parameter_format)
+        nn.clear_parameters()  # this scope's: they are in the file now
     _rename_member(path, "network.nntxt", "net.nntxt")
     return path
 
