@@ -5,14 +5,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(STAMP): pyproject.toml
+EXAMPLES := examples/xaikit-gradcam examples/xaikit-integrated-gradients
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 	@if [ ! -x $(BIN)/python ]; then \
 		py="$${PYTHON:-$$(scripts/find-python.sh)}" || exit 1; \
 		echo "creating $(VENV) with $$py"; \
 		"$$py" -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
 	@touch $@
 
 demo: $(STAMP)
@@ -20,7 +22,7 @@ demo: $(STAMP)
 		--class-index 3 --seed 0 --output smoothgrad.png
 
 test: $(STAMP)
-	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts benchmarks
+	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts benchmarks examples
 	$(BIN)/python -m pytest
 
 clean:

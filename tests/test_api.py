@@ -123,3 +123,58 @@ def test_bad_files_raise_typed_errors(models, images, tmp_path):
         xaikit.explain("smoothgrad", model=images["grey"], image=images["grey"])
     with pytest.raises(xaikit.PluginError, match="no explainer named 'nope'"):
         xaikit.explain("nope", model=models["grey"], image=images["grey"])
+
+
+def test_a_python_network_names_its_layers_as_nnc_does():
+    def two_convolutions(x):
+        import nnabla.parametric_functions as PF
+
+        return tiny_cnn(F.relu(PF.convolution(x, 2, (3, 3), name="first")), 2)
+
+    model = xaikit.load_model(two_convolutions, input_shape=(1, 6, 6))
+    assert [tuple(layer) for layer in model.layers] == [
+        ("Convolution", "Convolution"), ("ReLU", "ReLU"), ("Convolution_2", "Convolution"),
+        ("ReLU_2", "ReLU"), ("Affine", "Affine")]
+    variables = model.graph(3).variables
+    assert variables["Convolution_2"].shape == (3, 4, 4, 4)
+    assert list(variables)[0] == "x" and list(variables)[-1] == "y"
+
+
+class Reporting(xaikit.Explainer):
+    name = "reporting"
+    description = "a constant map and a fact about it"
+
+    def explain(self, model, image, class_index, params):
+        return xaikit.Attribution(np.ones(model.input_shape), {"class_seen": class_index})
+
+
+def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, images):
+    from xaikit.plugins import register_plugin, unregister_plugin
+
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(Reporting())
+
+    name = register_plugin(Plugin(), name="reporting")
+    try:
+        exp = xaikit.explain("reporting", model=models["grey"], image=images["grey"],
+                             class_index=2)
+    finally:
+        unregister_plugin(name)
+    assert exp.reported == {"class_seen": 2}
+    assert exp.metadata["class_seen"] == 2 and exp.metadata["class_index"] == 2
+    assert exp.attribution.dtype == np.float32 and exp.attribution.shape == (1, 8, 8)
+    plain = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                           num_samples=1)
+    assert plain.reported == {}
+
+
+def test_default_explain_batch_keeps_each_images_metadata(models):
+    model = xaikit.load_model(models["grey"])
+    images = np.zeros((2,) + model.input_shape, np.float32)
+    results = Reporting().explain_batch(model, images, [1, 0], Reporting.Params())
+    assert [xaikit.Attribution.of(r).metadata for r in results] == [{"class_seen": 1},
+                                                                    {"class_seen": 0}]
+    arrays = np.zeros((2, 1, 8, 8), np.float32)
+    assert [xaikit.Attribution.of(a).metadata for a in arrays] == [{}, {}]

@@ -67,9 +67,9 @@ def test_defaults_are_nncs_output_result_csv_and_smoothgrad_csv(models, tmp_path
             [rows[0] + ["y':label"]] + [r + ["0"] for r in rows[1:]])
     result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-n", "2"])
     assert result.exit_code == 0, result.output
-    assert list(csv.reader(open("smoothgrad.csv")))[:2] == [
-        ["SmoothGrad", "x:image", "y:label", "y':label"],
-        ["smoothgrad/0000/0.png", "./images/0/0.png", "0", "0"]]
+    assert [r[:-1] for r in list(csv.reader(open("smoothgrad.csv")))[:2]] == [
+        ["SmoothGrad", "x:image", "y:label", "y':label", "class:explained"],
+        ["smoothgrad/0000/0.png", "./images/0/0.png", "0", "0", "0"]]
 
 
 def test_no_image_and_no_output_result_csv_is_named(models, tmp_path, monkeypatch):

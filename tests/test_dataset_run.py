@@ -14,6 +14,7 @@ from PIL import Image
 import xaikit
 from xaikit import plugins
 from xaikit.dataset_run import map_file
+from xaikit.images import load_image
 from xaikit.progress import LogProgress, progress_counter
 from xaikit.sinks.grey import grey_map
 from xaikit.testing import make_dataset_csv
@@ -82,12 +83,20 @@ def run(explainer, model, input, output, **kwargs):
                                   progress=False, **kwargs)
 
 
+def score(model, image, index):
+    loaded = xaikit.load_model(model)
+    return f"{loaded.predict(load_image(image, loaded)[None])[0, index]:.6g}"
+
+
 def test_output_csv_and_maps_are_laid_out_as_nnc_writes_them(models, dataset, tmp_path):
     out = tmp_path / "results" / "smoothgrad.csv"
     result = run("smoothgrad", models["grey"], dataset, out, num_samples=2, seed=0)
     assert result.ok and result.explained == 30 and result.reused == 0
-    expected = ["SmoothGrad,x:image,y:label"] + [
-        f"smoothgrad/0000/{i}.png,./images/{i % 3}/{i}.png,{i % 3}" for i in range(30)]
+    # NNC's columns, then the class explained and the model's score for it
+    expected = ["SmoothGrad,x:image,y:label,class:explained,score:model output"] + [
+        f"smoothgrad/0000/{i}.png,./images/{i % 3}/{i}.png,{i % 3},{i % 3},"
+        + score(models["grey"], dataset.parent / f"images/{i % 3}/{i}.png", i % 3)
+        for i in range(30)]
     assert out.read_bytes() == ("\n".join(expected) + "\n").encode()
     assert result.maps == [tmp_path / "results" / "smoothgrad" / "0000" / f"{i}.png"
                            for i in range(30)]
@@ -100,8 +109,9 @@ def test_a_thousand_rows_start_the_next_folder(models, tmp_path):
     assert map_file(Path("out/sg.csv"), 1234) == Path("out/sg/0001/1234.png")
     data = make_dataset_csv(tmp_path / "big.csv", rows=1001, size=(2, 2))
     result = run("record", models["grey"], data, tmp_path / "sg.csv")
-    assert read(tmp_path / "sg.csv")[-2:] == [["sg/0000/999.png", "./images/0/999.png", "0"],
-                                              ["sg/0001/1000.png", "./images/1/1000.png", "1"]]
+    assert [r[:3] for r in read(tmp_path / "sg.csv")[-2:]] == [
+        ["sg/0000/999.png", "./images/0/999.png", "0"],
+        ["sg/0001/1000.png", "./images/1/1000.png", "1"]]
     assert result.maps[1000].is_file()
 
 
@@ -132,7 +142,9 @@ def test_one_hot_labels_give_their_argmax(models, tmp_path):
     result = run("named", models["rgb"], data, tmp_path / "out.csv")
     assert sum(Record.calls, []) == [i % 4 for i in range(8)]
     assert read(result.output)[0] == ["Named Method", "x:image", "y__0:label 0",
-                                      "y__1:label 1", "y__2:label 2", "y__3:label 3"]
+                                      "y__1:label 1", "y__2:label 2", "y__3:label 3",
+                                      "class:explained", "score:model output"]
+    assert [row[-2] for row in read(result.output)[1:]] == [str(i % 4) for i in range(8)]
 
 
 def test_binary_one_output_model_explains_class_0(models, tmp_path):
@@ -177,8 +189,9 @@ def test_failing_rows_are_reported_and_the_others_explained(models, dataset, tmp
     written = read(out)
     assert [row[0] for row in written[4:11]] == ["sg/0000/3.png", "", "", "", "", "",
                                                  "sg/0000/9.png"]
-    assert written[1:] == [[cell] + row for cell, row in zip([r[0] for r in written[1:]],
-                                                             rows[1:])]
+    assert [r[:-2] for r in written[1:]] == [[cell] + row for cell, row in zip(
+        [r[0] for r in written[1:]], rows[1:])]
+    assert [r[-2:] for r in written[5:10]] == [["", ""]] * 5  # failed rows: no class, no score
     assert not map_file(out, 4).exists() and map_file(out, 3).is_file()
 
 

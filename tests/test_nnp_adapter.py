@@ -100,3 +100,15 @@ def test_logit_is_the_input_of_a_final_softmax_or_sigmoid(tmp_path, output, logi
     assert model.logit == logit
     if logit:
         assert model.graph(1).variables[logit].shape == (1, 3)
+def test_layers_name_every_function_output_in_network_order(models):
+    model = xaikit.load_model(models["grey"])
+    assert model.layers == (
+        xaikit.Layer("@MainRuntime/Convolution_out", "Convolution"),
+        xaikit.Layer("@MainRuntime/ReLU_out", "ReLU"),
+        xaikit.Layer("@MainRuntime/Affine_out", "Affine"),
+        xaikit.Layer("Softmax", "Softmax"),
+    )
+    for batch_size in (1, 5):
+        variables = model.graph(batch_size).variables
+        assert variables["@MainRuntime/Convolution_out"].shape == (batch_size, 4, 8, 8)
+        assert all(layer.variable in variables for layer in model.layers)

@@ -193,8 +193,9 @@ def test_smoothgrad_arrives_through_the_entry_point_group():
     assert reg.plugin == "smoothgrad" and reg.package == "xaikit"
 
 
-def test_every_hook_is_documented_with_its_exact_signature():
-    docs = (Path(__file__).parent.parent / "docs" / "plugins.rst").read_text()
+@pytest.mark.parametrize("page", ["plugins.rst", "plugin-guide.rst"])
+def test_every_hook_is_documented_with_its_exact_signature(page):
+    docs = (Path(__file__).parent.parent / "docs" / page).read_text()
     for name, spec in inspect.getmembers(hookspecs, inspect.isfunction):
         if not name.startswith("register_"):
             continue
@@ -209,3 +210,19 @@ def test_every_hook_has_a_test():
     for name, _ in inspect.getmembers(hookspecs, inspect.isfunction):
         if name.startswith("register_"):
             assert f"def test_{name}(" in source, name
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_skipped(monkeypatch):
+    from importlib import metadata
+
+    broken = metadata.EntryPoint("broken", "no_such_module_for_xaikit", "xaikit")
+    fake = metadata.EntryPoints([broken]) if hasattr(metadata, "EntryPoints") else None
+    monkeypatch.setattr(metadata, "entry_points",
+                        lambda: fake if fake is not None else {"xaikit": [broken]})
+    monkeypatch.setattr(plugins, "_load_failures", [])
+    pm = plugins._new_plugin_manager()
+    plugins._load_entry_points(pm)
+    assert plugins._load_failures == [
+        "plugin 'broken' from no_such_module_for_xaikit failed to load: "
+        "No module named 'no_such_module_for_xaikit'"]
+    assert pm.get_plugin("broken") is None and pm.get_plugin("xaikit.adapters.nnp")

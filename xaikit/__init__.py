@@ -10,21 +10,25 @@ from .errors import (
     PluginError,
     XaikitError,
 )
-from .explainer import Explainer
+from .explainer import Attribution, Explainer
 from .explanation import Explanation
+from .gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from .hookspecs import hookimpl
-from .model import Graph, LoadedModel, ModelAdapter
+from .images import load_image
+from .model import Graph, Layer, LoadedModel, ModelAdapter
 from .outputs import OutputFile, write_outputs
 from .params import Params
 from .sink import Sink
 
 __all__ = [
+    "Attribution",
     "DatasetError",
     "DatasetResult",
     "Explainer",
     "Explanation",
     "Graph",
     "ImageError",
+    "Layer",
     "LoadedModel",
     "ModelAdapter",
     "ModelError",
@@ -39,6 +43,10 @@ __all__ = [
     "explain_dataset",
     "explainers",
     "hookimpl",
+    "input_gradients",
+    "input_gradients_in_batches",
+    "load_image",
     "load_model",
+    "variable_gradients",
     "write_outputs",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from .classes import class_names, resolve_classes
 from .errors import ModelError, ParameterError
+from .explainer import Attribution
 from .explanation import Explanation
 from .images import load_image, read_image
 from .model import LoadedModel
@@ -69,9 +70,11 @@ def explain(
     indices = resolve_classes(target, scores)
     for index in indices:
         check_class_index(index, loaded)
-    explanations = [
-        Explanation(
-            attribution=algorithm.explain(loaded, pixels, index, checked),
+    explanations = []
+    for index in indices:
+        result = Attribution.of(algorithm.explain(loaded, pixels, index, checked))
+        explanations.append(Explanation(
+            attribution=result.values,
             input=pixels,
             class_index=index,
             explainer=explainer,
@@ -80,9 +83,8 @@ def explain(
             score=float(scores[index]),
             class_name=names[index] if names else None,
             image=original,
-        )
-        for index in indices
-    ]
+            reported=dict(result.metadata),
+        ))
     return explanations if isinstance(target, list) else explanations[0]
 
 

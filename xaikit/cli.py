@@ -28,11 +28,16 @@ def cli() -> None:
 def list_plugins() -> None:
     """Show the installed explainers, model adapters and sinks, and their packages."""
     titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
+    rows = {kind: [(reg.name, f"{reg.package} ({type(reg.obj).__module__.split('.')[0]})",
+                    reg.obj.description) for reg in registry().items[kind].values()]
+            for kind in titles}
+    every = [row for kind_rows in rows.values() for row in kind_rows]
+    name_width = max([16] + [len(name) for name, _, _ in every])
+    origin_width = max([32] + [len(origin) for _, origin, _ in every])
     for kind, title in titles.items():
         click.echo(f"{title}:")
-        for reg in registry().items[kind].values():
-            origin = f"{reg.package} ({type(reg.obj).__module__.split('.')[0]})"
-            click.echo(f"  {reg.name:<16} {origin:<32} {reg.obj.description}")
+        for name, origin, description in rows[kind]:
+            click.echo(f"  {name:<{name_width}} {origin:<{origin_width}} {description}")
 
 
 class ExplainerGroup(click.Group):
@@ -144,6 +149,9 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
         input_variable=run_params.input_variable,
         label_variable=run_params.label_variable,
         overwrite=run_params.overwrite,
+        sinks=run_params.sink,
+        sink_params=sink_values(values, schemas),
+        labels=run_params.labels,
         **explainer_params.model_dump(),
     )
     click.echo(str(result.output))

@@ -85,8 +85,10 @@ class Manifest:
         self._file = open(self.path, "a", encoding="utf-8")
 
     def is_done(self, row: int, entry: Dict[str, Any]) -> bool:
-        """Whether ``row``'s map was made from the same image and class."""
-        return self.done.get(row) == entry
+        """Whether ``row``'s map was made from the same image and class (what ``entry``
+        holds; the recorded entry may hold more, such as the score)."""
+        done = self.done.get(row)
+        return done is not None and all(done.get(k) == v for k, v in entry.items())
 
     def add(self, row: int, entry: Dict[str, Any]) -> None:
         """Record that ``row``'s map is in place (:meth:`flush` after a batch)."""

@@ -1,8 +1,11 @@
 """Explaining every row of an NNC dataset CSV, as NNC's batch XAI plugins do.
 
-Each row's map goes to ``<output without extension>/<row // 1000, 4 digits>/<row>.png``;
-the output CSV is the input CSV with a first column (the explainer's ``nnc_column``) holding
-each map's path relative to the output CSV's folder, empty for rows that failed. Rows are
+Each row's map goes to ``<output without extension>/<row // 1000, 4 digits>/<row>.png``
+(with several sinks, ``<row>.<sink>.<ext>``, as :mod:`xaikit.outputs` names files); the
+output CSV is the input CSV with a first column (the explainer's ``nnc_column``) holding
+each map's path relative to the output CSV's folder, empty for rows that failed, a further
+column per further sink (``<nnc_column>.<sink>``), and at the end the class explained, its
+name when labels are given, and the model's score for it. Rows are
 explained ``chunk_size`` at a time through :meth:`Explainer.explain_batch`, so small inputs
 share forward and backward passes; the explainer's parameters (its ``seed`` too) reach every
 row as given, so a seeded row's map is the one a single-image run with that seed makes,
@@ -22,24 +25,26 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .api import load_model
+from .classes import class_names
 from .dataset_csv import DatasetCSV, label_class, read_dataset_csv, write_csv
 from .dataset_manifest import Manifest, manifest_path, model_fingerprint
 from .errors import ImageError, ParameterError, XaikitError
-from .explainer import Explainer
-from .explanation import Explanation, sink_for
-from .images import load_image
+from .explainer import Attribution, Explainer
+from .explanation import Explanation
+from .images import load_image, read_image
 from .model import LoadedModel
+from .outputs import SinkParams, choose_sinks, output_path, write_outputs
 from .params import Params, RunParams, validate
 from .plugins import registry
 from .progress import progress_counter
 
 MAP_SUFFIX = ".png"
-"""Maps are NNC's grey PNGs."""
+"""Map names end as NNC's do; a sink that writes no PNG uses its own extension."""
 CHUNK_SIZE = 32
 """Rows per :meth:`Explainer.explain_batch` call."""
 
-Explained = List[Tuple[Tuple[int, np.ndarray], np.ndarray]]
-"""A chunk's ``((row, pixels), attribution)`` pairs."""
+Explained = List[Tuple[Tuple[int, np.ndarray], Attribution, float]]
+"""A chunk's ``((row, pixels), attribution, score)`` triples."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def explain_dataset(
     overwrite: bool = False,
     progress: Optional[bool] = None,
     chunk_size: int = CHUNK_SIZE,
+    sinks: Sequence[str] = (),
+    sink_params: Optional[SinkParams] = None,
+    labels: Union[str, "os.PathLike[str]", Sequence[str], None] = None,
     **params: Any,
 ) -> DatasetResult:
     """Explain every row of a dataset CSV: the image in ``input_variable`` for the class
@@ -111,6 +119,11 @@ def explain_dataset(
     :param progress: True: a progress bar; False: silent; None: a bar when stderr is a
         terminal, else a line every 30 seconds. Notes go to stderr unless False.
     :param chunk_size: rows per :meth:`Explainer.explain_batch` call.
+    :param sinks: sinks writing each row's map (default: NNC's grey PNG); see
+        :func:`xaikit.write_outputs`.
+    :param sink_params: the sinks' parameters by sink name.
+    :param labels: class names (a file with one per line, or a list) for the output CSV
+        and the panels.
     :param params: the explainer's parameters.
     :returns: the counts, failures and paths. A row that fails (unreadable image, bad
         label) does not stop the run; it is listed in ``<output stem>.errors.csv``.
@@ -123,8 +136,10 @@ def explain_dataset(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError(f"chunk_size: must be a positive integer (got {chunk_size!r})")
     out = output_csv(output, explainer, Path(run.input))
+    chosen = choose_sinks(Path("map" + MAP_SUFFIX), sinks, sink_params)
     data = read_dataset_csv(run.input, run.input_variable, run.label_variable)
     loaded = load_model(model)
+    names = class_names(labels, loaded.num_classes)
     notes: List[str] = []
 
     def note(message: str) -> None:
@@ -140,12 +155,14 @@ def explain_dataset(
              f"{loaded.num_classes} outputs: every row explains class 0, as NNC does")
     settings = {"explainer": explainer, "params": checked.model_dump(mode="json"),
                 "model": model_fingerprint(model, loaded),
-                "sink": sink_for(Path("map" + MAP_SUFFIX)).name}
+                "sinks": {sink.name: p.model_dump(mode="json") for sink, p in chosen},
+                "labels": names}
     manifest, redo = Manifest.load(manifest_path(out), settings, run.overwrite)
     if redo:
         note(redo)
-    return _Run(algorithm, checked, loaded, data, out, manifest, note, notes).run(
-        progress, chunk_size)
+    outputs = ([sink.name for sink, _ in chosen], {sink.name: p.model_dump() for sink, p in chosen})
+    return _Run(algorithm, checked, loaded, data, out, manifest, note, notes, outputs,
+                names).run(progress, chunk_size)
 
 
 def output_csv(output: Union[str, "os.PathLike[str]", None], explainer: str, input: Path) -> Path:
@@ -163,9 +180,11 @@ def map_file(output: Path, row: int) -> Path:
     return output.with_suffix("") / f"{row // 1000:04d}" / f"{row}{MAP_SUFFIX}"
 
 
-def save_map(explanation: Explanation, path: Path) -> None:
-    """Write one row's explanation to ``path``: the single place dataset runs write maps."""
-    explanation.save(path)
+def map_files(output: Path, row: int, sinks: Sequence[str]) -> List[Path]:
+    """``row``'s file from each sink, named as :func:`xaikit.write_outputs` names them."""
+    base = map_file(output, row)
+    return [output_path(base, registry().get("sink", name), several_sinks=len(sinks) > 1)
+            for name in sinks]
 
 
 def errors_file(output: Path) -> Path:
@@ -183,10 +202,15 @@ class _Run:
 
     def __init__(self, algorithm: Explainer, params: Params, model: LoadedModel,
                  data: DatasetCSV, output: Path, manifest: Manifest,
-                 note: Callable[[str], None], notes: List[str]) -> None:
+                 note: Callable[[str], None], notes: List[str],
+                 outputs: Tuple[List[str], Dict[str, Dict[str, Any]]],
+                 names: Optional[List[str]]) -> None:
         self.algorithm, self.params, self.model = algorithm, params, model
         self.data, self.output, self.manifest = data, output, manifest
         self.note, self.notes = note, notes
+        self.sinks, self.sink_params = outputs
+        self.names = names
+        self.originals: Dict[int, Any] = {}
         self.dumped_params = params.model_dump()
         self.maps: List[Optional[Path]] = [None] * len(data.rows)
         self.failures: Dict[int, RowFailure] = {}
@@ -241,10 +265,11 @@ class _Run:
             except ValueError as exc:
                 self._fail(row, str(exc))
                 continue
-            path = map_file(self.output, row)
+            paths = map_files(self.output, row, self.sinks)
             entry = self._entry(row)
-            if entry is not None and self.manifest.is_done(row, entry) and path.is_file():
-                self.maps[row] = path
+            if (entry is not None and self.manifest.is_done(row, entry)
+                    and all(path.is_file() for path in paths)):
+                self.maps[row] = paths[0]
             else:
                 todo.append(row)
         return todo
@@ -255,26 +280,32 @@ class _Run:
         for row in rows:
             path = self.data.image_path(row)
             try:
-                ready.append((row, load_image(path, self.model)))
+                original = read_image(path)
+                ready.append((row, load_image(original, self.model)))
+                self.originals[row] = original  # for sinks that overlay the map on it
             except ImageError as exc:
                 self._fail(row, _reason(exc, path))
         return self._attribute(ready)
 
     def _save(self, results: Explained, rows: int) -> int:
         """Write the maps of a chunk and record them in the manifest; returns ``rows``."""
-        for (row, pixels), attribution in results:
+        for (row, pixels), attribution, score in results:
+            index = self.classes[row]
             explanation = Explanation(
-                attribution=attribution, input=pixels, class_index=self.classes[row],
+                attribution=attribution.values, input=pixels, class_index=index,
                 explainer=self.algorithm.name, params=self.dumped_params,
-                model=self.model.name,
-                metadata={"row": row, "image": self.data.image_cell(row)},
+                model=self.model.name, score=score,
+                class_name=self.names[index] if self.names else None,
+                image=self.originals.pop(row, None),
+                reported={"row": row, "image": self.data.image_cell(row),
+                          **attribution.metadata},
             )
-            path = map_file(self.output, row)
-            save_map(explanation, path)
-            self.maps[row] = path
+            written = write_outputs(explanation, map_file(self.output, row), self.sinks,
+                                    self.sink_params)
+            self.maps[row] = written[0].path
             entry = self._entry(row)
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
-                self.manifest.add(row, entry)
+                self.manifest.add(row, {**entry, "score": score})
         self.manifest.flush()
         return rows
 
@@ -283,22 +314,24 @@ class _Run:
         if not ready:
             return []
         images = np.stack([pixels for _, pixels in ready])
+        classes = [self.classes[row] for row, _ in ready]
         try:
-            attributions = self.algorithm.explain_batch(
-                self.model, images, [self.classes[row] for row, _ in ready], self.params)
+            attributions = self.algorithm.explain_batch(self.model, images, classes, self.params)
         except XaikitError as exc:
             if len(ready) == 1:
                 self._fail(ready[0][0], str(exc))
                 return []
-            return [pair for item in ready for pair in self._attribute([item])]
-        return list(zip(ready, attributions))
+            return [triple for item in ready for triple in self._attribute([item])]
+        scores = self.model.predict(images)[np.arange(len(ready)), classes]
+        return [(item, Attribution.of(result), float(score))
+                for item, result, score in zip(ready, attributions, scores)]
 
     def _fail(self, row: int, reason: str) -> None:
         self.failures[row] = RowFailure(row, self.data.image_cell(row), reason)
         self.manifest.forget(row)
-        stale = map_file(self.output, row)
-        if stale.is_file():
-            stale.unlink()
+        for stale in map_files(self.output, row, self.sinks):
+            if stale.is_file():
+                stale.unlink()
 
     def _entry(self, row: int) -> Optional[Dict[str, Any]]:
         """What ``row``'s map depends on besides the settings: the image file and the class."""
@@ -312,10 +345,23 @@ class _Run:
     def _finish(self) -> None:
         """Write the output CSV, the errors file (or remove a stale one), the manifest."""
         relative = Path(self.output.name)
-        cells = ["" if path is None else map_file(relative, row).as_posix()
-                 for row, path in enumerate(self.maps)]
-        write_csv(self.output, [[column_name(self.algorithm)] + self.data.header]
-                  + [[cell] + row for cell, row in zip(cells, self.data.rows)])
+        column = column_name(self.algorithm)
+        header = ([column] + [f"{column}.{sink}" for sink in self.sinks[1:]]
+                  + self.data.header + ["class:explained"]
+                  + (["class_name:explained"] if self.names else []) + ["score:model output"])
+        table = [header]
+        for row, (path, cells) in enumerate(zip(self.maps, self.data.rows)):
+            done = path is not None and row in self.manifest.done
+            files = ([p.as_posix() for p in map_files(relative, row, self.sinks)] if done
+                     else [""] * len(self.sinks))
+            index = self.classes.get(row) if done else None
+            facts = ["" if index is None else str(index)]
+            if self.names:
+                facts.append("" if index is None else self.names[index])
+            score = self.manifest.done[row].get("score") if done else None
+            facts.append("" if score is None else f"{score:.6g}")
+            table.append(files + cells + facts)
+        write_csv(self.output, table)
         errors = errors_file(self.output)
         if self.failures:
             write_csv(errors, [["row", "path", "reason"]] + [

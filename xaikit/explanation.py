@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -37,12 +37,15 @@ class Explanation:
     """The class's name from the labels, if any were given."""
     image: Optional[Image.Image] = None
     """The image as given, at its own resolution; None when it came preprocessed."""
+    reported: Dict[str, Any] = field(default_factory=dict)
+    """What the explainer reported besides the map (see :class:`xaikit.Attribution`)."""
 
     @property
     def metadata(self) -> Dict[str, Any]:
-        """What the map explains: ``{"class_index", "class_name", "score"}``."""
+        """What the map explains, ``{"class_index", "class_name", "score"}``, and what the
+        explainer reported."""
         return {"class_index": self.class_index, "class_name": self.class_name,
-                "score": self.score}
+                "score": self.score, **self.reported}
 
     def save(
         self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -13,6 +13,15 @@ from .nnabla_backend import CPU, Device, nn
 
 _scope_ids = itertools.count()
 _build_lock = threading.Lock()  # nnabla's parameter scope and context are process-wide
+
+
+class Layer(NamedTuple):
+    """One function of the network: the variable it computes and its nnabla type."""
+
+    variable: str
+    """Name of the function's output, a key of :attr:`Graph.variables`."""
+    function: str
+    """nnabla function type: ``"Convolution"``, ``"ReLU"``, ``"Affine"``..."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,9 @@ class Graph:
     output: "nn.Variable"
     """Class scores, shape ``(batch, num_classes)``."""
     variables: Mapping[str, "nn.Variable"] = field(default_factory=dict)
-    """Every named variable of the network (intermediate ones included)."""
+    """Every named variable of the network (intermediate ones included), by name."""
+    layers: Tuple[Layer, ...] = ()
+    """The network's functions in forward order; each names its output variable."""
 
 
 class LoadedModel:
@@ -95,6 +106,15 @@ class LoadedModel:
                     self._graphs[key] = graph
         return graph
 
+    @property
+    def layers(self) -> Tuple[Layer, ...]:
+        """The network's functions in forward order, as the adapter named them.
+
+        ``model.layers[i].variable`` is a key of ``model.graph(n).variables`` at every
+        batch size; empty when the adapter does not know the network's structure.
+        """
+        return self.graph(1).layers
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
         with self.lock:
@@ -125,7 +145,11 @@ class ModelAdapter:
     """Base class of model adapters: load one kind of model reference.
 
     Subclasses set ``name`` and ``description`` and implement :meth:`accepts`
-    and :meth:`load`.
+    and :meth:`load`. The :class:`LoadedModel` that ``load`` returns builds a
+    :class:`Graph` per batch size whose ``variables`` hold every intermediate variable
+    by a name that is the same at every batch size (the names of the model file, where
+    it has them) and whose ``layers`` list the functions computing them in forward
+    order: explainers that look inside the network (Grad-CAM) find feature maps there.
     """
 
     name: ClassVar[str]

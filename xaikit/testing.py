@@ -1,8 +1,13 @@
-"""Helpers for testing xaikit and its plugins: tiny NNC-style models and images.
+"""Helpers for testing xaikit and its plugins: tiny NNC-style models and images, the
+``xaikit`` command in-process, and a conformance check for explainers.
 
-Plugin authors import these in their own tests::
+Plugin authors import these in their own tests (the ``tiny_nnp``, ``tiny_image`` and
+``tiny_model`` pytest fixtures of :mod:`xaikit.pytest_plugin` are built from them)::
 
-    from xaikit.testing import make_dataset_csv, make_image, make_nnp
+    from xaikit.testing import check_explainer, make_dataset_csv, make_image, make_nnp
+
+    def test_the_contract():
+        check_explainer("my-explainer", num_samples=2)
 
     def test_my_explainer(tmp_path):
         model = make_nnp(tmp_path / "tiny.nnp", channels=1, size=(8, 8))
@@ -13,16 +18,30 @@ Plugin authors import these in their own tests::
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import api
+from .explainer import Attribution, Explainer
+from .hookspecs import hookimpl
+from .images import load_image
 from .nnabla_backend import F, nn
+from .params import Params, option_name, validate
+from .plugins import register_plugin, registry, unregister_plugin
+
+if TYPE_CHECKING:
+    import click.testing
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+_save_ids = itertools.count()
 
 
 def tiny_cnn(x: "nn.Variable", num_classes: int, *, hidden: int = 4) -> "nn.Variable":
@@ -59,7 +78,8 @@ def save_nnc_nnp(
     from nnabla.utils.save import save
 
     path = Path(path)
-    with nn.parameter_scope(f"xaikit_save_{id(path)}_{seed}"):
+    # A scope of its own: nnabla's parameter registry is global, and id(path) is reused.
+    with nn.parameter_scope(f"xaikit_save_{next(_save_ids)}"):
         np.random.seed(seed)
         nn.random.seed(seed)
         x = nn.Variable((1,) + tuple(input_shape))
@@ -87,6 +107,7 @@ def save_nnc_nnp(
             ],
         }
         save(str(path), contents, parameter_format=parameter_format)
+        nn.clear_parameters()  # this scope's: they are in the file now
     _rename_member(path, "network.nntxt", "net.nntxt")
     return path
 
@@ -169,3 +190,135 @@ def make_dataset_csv(
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows([header] + table)
     return path
+def run_cli(args: Sequence[str]) -> "click.testing.Result":
+    """Run the ``xaikit`` command in-process, as users run it: an error users can cause
+    ends with one ``error:`` line on stderr and exit status 1.
+
+    :param args: the arguments after ``xaikit``, e.g. ``["list"]``.
+    :returns: click's result, with ``exit_code``, ``stdout`` and ``stderr``.
+    """
+    from click.testing import CliRunner
+
+    from .cli import main
+
+    class Command:  # what CliRunner drives: main(), with its error handling
+        name = "xaikit"
+
+        def main(self, args=None, prog_name=None, **extra):
+            main(list(args))
+
+    return CliRunner().invoke(Command(), [str(a) for a in args])
+
+
+def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
+    """Check that an explainer keeps xaikit's contract; raise AssertionError saying where not.
+
+    Runs it with ``params`` on tiny greyscale and RGB models (Python API, :meth:`explain`,
+    :meth:`explain_batch`) and through the CLI, and checks: a name and a description, a
+    ``Params`` schema (a :class:`xaikit.Params`) whose every field has a description, maps
+    of the model's input shape, float32 and finite, input images left unchanged, metadata
+    that JSON can write, ``xaikit run <name> --help`` listing every parameter and
+    ``xaikit run <name>`` writing a map.
+
+    :param explainer: an installed explainer's name, or an instance (registered for the
+        check if its name is not installed).
+    :param params: explainer parameters for every run (keep them small: few samples).
+    """
+    if isinstance(explainer, str):
+        explainer = registry().get("explainer", explainer)
+    _expect(isinstance(explainer, Explainer), f"{explainer!r} is not an xaikit.Explainer")
+    name = getattr(explainer, "name", None)
+    _expect(isinstance(name, str) and bool(name), f"{explainer!r} has no name")
+    _expect(bool(explainer.description), f"{name}: no description")
+    _expect(isinstance(explainer.Params, type) and issubclass(explainer.Params, Params),
+            f"{name}: Params is not a subclass of xaikit.Params")
+    for field, info in explainer.Params.model_fields.items():
+        _expect(bool(info.description), f"{name}: parameter {field!r} has no description")
+    checked = validate(explainer.Params, params)
+
+    temporary = None
+    if name not in registry().items["explainer"]:
+        temporary = register_plugin(_SingleExplainer(explainer), name=f"check-{name}",
+                                    package="xaikit.testing")
+    try:
+        _expect(type(registry().get("explainer", name)) is type(explainer),
+                f"{name}: the installed explainer of that name is another class")
+        with tempfile.TemporaryDirectory() as tmp:
+            _check_runs(explainer, checked, Path(tmp))
+            _check_cli(explainer, params, Path(tmp))
+    finally:
+        if temporary:
+            unregister_plugin(temporary)
+
+
+class _SingleExplainer:
+    def __init__(self, explainer: Explainer) -> None:
+        self.explainer = explainer
+
+    @hookimpl
+    def register_explainers(self, register):
+        register(self.explainer)
+
+
+def _check_runs(explainer: Explainer, params: Params, tmp: Path) -> None:
+    cases = [(make_nnp(tmp / "grey.nnp", channels=1, size=(8, 8), num_classes=3),
+              make_image(tmp / "grey.png", size=(8, 8))),
+             (make_nnp(tmp / "rgb.nnp", channels=3, size=(6, 10), num_classes=4, seed=1),
+              make_image(tmp / "rgb.png", size=(12, 9), mode="RGB", seed=1))]
+    for model_path, image_path in cases:
+        model = api.load_model(model_path)
+        image = load_image(image_path, model)
+        where = f"{explainer.name} on a {model.input_shape} model"
+        last = model.num_classes - 1
+        given = np.stack([image, image[:, ::-1, ::-1]])
+        _check_result(explainer.explain(model, image, last, params), model, f"{where}: explain")
+        _expect(np.array_equal(image, given[0]), f"{where}: explain changed its input image")
+        batch = given.copy()
+        results = explainer.explain_batch(model, batch, [last, 0], params)
+        _expect(np.array_equal(batch, given), f"{where}: explain_batch changed its input images")
+        _expect(len(results) == 2, f"{where}: explain_batch of 2 images gave {len(results)}")
+        for i, result in enumerate(results):
+            _check_result(result, model, f"{where}: explain_batch item {i}")
+        explanation = api.explain(explainer.name, model, image_path, last, **params.model_dump())
+        _expect(explanation.attribution.shape == model.input_shape,
+                f"{where}: xaikit.explain gave shape {explanation.attribution.shape}")
+
+
+def _check_result(result: Any, model: Any, where: str) -> None:
+    _expect(isinstance(result, (np.ndarray, Attribution)),
+            f"{where}: returned a {type(result).__name__}, not an array or xaikit.Attribution")
+    if isinstance(result, np.ndarray):
+        _expect(result.dtype == np.float32, f"{where}: returned {result.dtype}, not float32")
+    attribution = Attribution.of(result)
+    values = attribution.values
+    _expect(values.shape == model.input_shape,
+            f"{where}: returned shape {values.shape}, expected {model.input_shape}")
+    _expect(bool(np.isfinite(values).all()), f"{where}: returned NaN or infinite values")
+    try:
+        json.dumps(attribution.metadata)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{where}: metadata that JSON cannot write: {exc}") from None
+
+
+def _check_cli(explainer: Explainer, params: Dict[str, Any], tmp: Path) -> None:
+    name = explainer.name
+    result = run_cli(["run", name, "--help"])
+    _expect(result.exit_code == 0, f"{name}: `xaikit run {name} --help` failed: {result.output}")
+    for option in map(option_name, explainer.Params.model_fields):
+        _expect(option in result.output, f"{name}: --help does not list {option}")
+    out = tmp / "cli.png"
+    args = ["run", name, "-m", tmp / "grey.nnp", "-i", tmp / "grey.png", "-o", out]
+    for field, value in params.items():
+        flag = option_name(field)
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{flag[2:]}")
+        elif value is not None:
+            args += [flag, value]
+    result = run_cli(args)
+    _expect(result.exit_code == 0 and out.is_file(),
+            f"{name}: `xaikit {' '.join(map(str, args))}` failed: {result.output}")
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections import Counter
+from typing import Any, Callable, Dict, List, Tuple
 
 from ..errors import ModelError
 from ..hookspecs import hookimpl
-from ..model import Graph, LoadedModel, ModelAdapter
+from ..model import Graph, Layer, LoadedModel, ModelAdapter
 from ..nnabla_backend import nn
 
 
@@ -15,8 +16,11 @@ class GraphAdapter(ModelAdapter):
     ``no_image_normalization``.
 
     ``network`` is called once per batch size inside the model's own parameter scope,
-    so parametric functions create (or, built again, reuse) that model's parameters. When
-    the scores come out of a Softmax or Sigmoid, its input is the model's ``logit``.
+    so parametric functions create (or, built again, reuse) that model's parameters.
+    The graph's variables are ``x`` (input), ``y`` (output) and each function's output
+    named as NNC names layers: ``Convolution``, ``ReLU``, ``Convolution_2``... in
+    forward order; a second output of a function is ``<name>[1]``. When the scores come
+    out of a Softmax or Sigmoid, its input is the model's ``logit``.
     """
 
     name = "nnabla-function"
@@ -38,10 +42,11 @@ class GraphAdapter(ModelAdapter):
             if y.ndim < 2 or y.shape[0] != batch_size:
                 raise ModelError(f"model: the network maps {x.shape} to {y.shape}; "
                                  "expected (batch, classes)")
-            variables = {"x": x, "y": y}
+            layers, variables = _named_layers(y)
+            variables = {"x": x, **variables, "y": y}
             if y.parent is not None and y.parent.info.type_name in ("Softmax", "Sigmoid"):
                 variables["logit"] = y.parent.inputs[0]
-            return Graph(x, y, variables)
+            return Graph(x, y, variables, tuple(layers))
 
         model = LoadedModel(
             options.get("name", getattr(ref, "__name__", "network")),
@@ -53,6 +58,25 @@ class GraphAdapter(ModelAdapter):
         if "logit" in model.graph(1).variables:
             model.logit = "logit"
         return model
+
+
+def _named_layers(output: "nn.Variable") -> Tuple[List[Layer], Dict[str, "nn.Variable"]]:
+    """The functions that compute ``output``, in forward order, with NNC-style names."""
+    layers: List[Layer] = []
+    variables: Dict[str, "nn.Variable"] = {}
+    seen: Counter = Counter()
+
+    def name_outputs(function) -> None:
+        kind = function.info.type_name
+        seen[kind] += 1
+        base = kind if seen[kind] == 1 else f"{kind}_{seen[kind]}"
+        for i, out in enumerate(function.outputs):
+            name = base if i == 0 else f"{base}[{i}]"
+            layers.append(Layer(name, kind))
+            variables[name] = out
+
+    output.visit(name_outputs)
+    return layers, variables
 
 
 @hookimpl

@@ -11,7 +11,7 @@ from google.protobuf import text_format
 
 from ..errors import ModelError
 from ..hookspecs import hookimpl
-from ..model import Graph, LoadedModel, ModelAdapter
+from ..model import Graph, Layer, LoadedModel, ModelAdapter
 
 MAX_NNTXT_BYTES = 64 * 2**20
 """Largest network description read; larger ones are refused before inflating."""
@@ -54,6 +54,7 @@ class NnpAdapter(ModelAdapter):
                 f"model: {path}: output variable {output_name!r} is not in the network"
             )
         num_classes = int(abs(_prod(out_shape[1:])))
+        layers = tuple(Layer(out, f.type) for f in network.function for out in f.output)
 
         try:
             from nnabla.utils.nnp_graph import NnpLoader
@@ -71,7 +72,7 @@ class NnpAdapter(ModelAdapter):
                 raise ModelError(f"model: {path}: cannot build network {executor.network_name!r}: "
                                  f"{_first_line(exc)}") from None
             variables = dict(net.variables)
-            return Graph(variables[input_name], variables[output_name], variables)
+            return Graph(variables[input_name], variables[output_name], variables, layers)
 
         model = LoadedModel(
             path.name,
