@@ -27,19 +27,28 @@ def schema_options(schema: Type[BaseModel]) -> List[click.Option]:
 
 
 def _option(name: str, field: FieldInfo) -> click.Option:
-    decls = [name, option_name(name)]
-    if "_" in name:
-        decls.append("--" + name)
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    decls += list(extra.get("aliases", ()))
+    decls = [name] + option_spellings(name, field)
     kind = _base_type(field.annotation)
     if kind is bool:
-        return click.Option([f"{d}/--no-{d[2:]}" if d.startswith("--") else d for d in decls],
-                            default=None, help=help_text(field))
+        return click.Option(decls, default=None, help=help_text(field))
     choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else None
     click_type: Any = click.Choice([str(c) for c in choices]) if choices else {
         int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
     return click.Option(decls, type=click_type, default=None, help=help_text(field))
+
+
+def option_spellings(name: str, field: FieldInfo) -> List[str]:
+    """Every CLI spelling of a field, as click declares it (the docs list the same).
+
+    ``--field-name``, NNC's ``--field_name`` for multi-word fields, then the aliases in
+    ``json_schema_extra``; a bool field's long spellings are ``--flag/--no-flag`` switches.
+    """
+    spellings = [option_name(name)] + (["--" + name] if "_" in name else [])
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    spellings += list(extra.get("aliases", ()))
+    if _base_type(field.annotation) is bool:
+        spellings = [f"{s}/--no-{s[2:]}" if s.startswith("--") else s for s in spellings]
+    return spellings
 
 
 def help_text(field: FieldInfo) -> str:
@@ -47,12 +56,17 @@ def help_text(field: FieldInfo) -> str:
     parts = []
     if field.default is not PydanticUndefined and field.default is not None:
         parts.append(f"default: {field.default}")
-    bounds = [f"{sign} {getattr(m, type(m).__name__.lower())}"
-              for m in field.metadata for cls, sign in _BOUNDS if isinstance(m, cls)]
+    bounds = range_text(field)
     if bounds:
-        parts.append("range: " + ", ".join(bounds))
+        parts.append("range: " + bounds)
     suffix = f"  [{'; '.join(parts)}]" if parts else ""
     return (field.description or "") + suffix
+
+
+def range_text(field: FieldInfo) -> str:
+    """The field's bounds, ``≥ 0.0, ≤ 1.0``; empty when it has none."""
+    return ", ".join(f"{sign} {getattr(m, type(m).__name__.lower())}"
+                     for m in field.metadata for cls, sign in _BOUNDS if isinstance(m, cls))
 
 
 def _base_type(annotation: Any) -> Any:
