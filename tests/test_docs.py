@@ -18,11 +18,13 @@ from docutils import nodes
 from sphinx import addnodes
 
 import xaikit
+from xaikit import plugins
 from xaikit.images import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = sorted(path.stem for path in DOCS.glob("*.rst"))
+PAGES = sorted(path.relative_to(DOCS).with_suffix("").as_posix() for path in DOCS.rglob("*.rst")
+               if "_build" not in path.parts)
 CHECK = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -67,12 +69,22 @@ def sandbox(tmp_path, nnc_csv, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture
+def own_plugins():
+    """Unregister the plugins an example registered, should it fail before doing so."""
+    before = {name for name, _ in plugins.plugin_manager().list_name_plugin()}
+    yield
+    for name, _ in plugins.plugin_manager().list_name_plugin():
+        if name not in before:
+            plugins.unregister_plugin(name)
+
+
 def test_the_site_builds_without_warnings(doctrees):
     assert (doctrees.parent / "html" / "index.html").is_file()
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_examples_run_as_shown(page, doctrees, sandbox):
+def test_examples_run_as_shown(page, doctrees, sandbox, own_plugins):
     namespace = {"__name__": f"docs.{page}"}
     for node in read_doctree(doctrees, page).findall(runnable):
         where = f"{node.source or f'docs/{page}.rst'}:{node.line}"

@@ -30,6 +30,9 @@ class Scaled(xaikit.Explainer):
         return np.full(model.input_shape, params.strength, np.float32)
 
 
+ScaledParams = Scaled.Params  # for the ``schema MODULE.CLASS`` target
+
+
 class Plugin:
     @xaikit.hookimpl
     def register_explainers(self, register):
@@ -81,10 +84,11 @@ def build(tmp_path, index: str, **config) -> tuple:
 
 def test_an_installed_plugin_gets_its_table_and_a_section_in_all(plugin, tmp_path):
     html, warnings = build(tmp_path, "Params\n======\n\n.. xaikit-params:: scaled\n\n"
+                                     ".. xaikit-params:: schema test_sphinxext.ScaledParams\n\n"
                                      "All\n---\n\n.. xaikit-params:: all\n\n"
                                      "Option :xaikit-option:`scaled strength`.\n")
     assert not warnings
-    assert html.count("Value of every pixel.") == 2
+    assert html.count("Value of every pixel.") == 3
     assert 'id="xaikit-explainer-scaled"' in html and "(package scaled-package)" in html
     assert "--strength</span></code>, <code" in html and "-s</span></code>." in html
 
@@ -92,6 +96,7 @@ def test_an_installed_plugin_gets_its_table_and_a_section_in_all(plugin, tmp_pat
 @pytest.mark.parametrize("source,message", [
     (".. xaikit-params:: nothing", "no explainer named 'nothing'"),
     (".. xaikit-params:: sink grey extra", "is not 'run', an explainer's name"),
+    (".. xaikit-params:: schema xaikit.params.missing", "is not an importable pydantic model"),
     (":xaikit-option:`smoothgrad noise`", "is not TARGET FIELD"),
 ])
 def test_unknown_targets_are_warnings(tmp_path, source, message):

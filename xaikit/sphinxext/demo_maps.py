@@ -49,6 +49,7 @@ class DemoMapsDirective(SphinxDirective):
     }
 
     def run(self) -> List[nodes.Node]:
+        self.env.note_reread()  # the maps change with the explainer's code, not only with files
         try:
             return self._figure()
         except (XaikitError, ValueError) as exc:

@@ -1,8 +1,9 @@
 """``.. xaikit-params::`` and ``:xaikit-option:``: parameter docs read from the schemas.
 
 A *target* names a schema: ``run`` (the options of every ``xaikit run``), an explainer's
-name (``smoothgrad``), or ``explainer NAME`` / ``sink NAME``. The directive also takes
-``all``: a section per installed explainer and sink, after the ``run`` options.
+name (``smoothgrad``), ``explainer NAME``, ``sink NAME`` or ``schema MODULE.CLASS`` (any
+pydantic model). The directive also takes ``all``: a section per installed explainer and
+sink, after the ``run`` options.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, List, Tuple, Type
+from importlib import import_module
+from typing import Any, List, Type
 
 from docutils import nodes
 from pydantic import BaseModel
@@ -71,16 +73,29 @@ def default_text(field: FieldInfo) -> str:
     return str(field.get_default(call_default_factory=True))
 
 
-def schema_for(target: str) -> Tuple[str, Type[BaseModel]]:
-    """The title and schema a target names; :class:`XaikitError` for an unknown one."""
+def schema_for(target: str) -> Type[BaseModel]:
+    """The schema a target names; :class:`XaikitError` for an unknown one."""
     words = target.split()
     if words == ["run"]:
-        return "xaikit run", RunParams
+        return RunParams
     kind, name = words if len(words) == 2 else ("explainer", words[0])
+    if kind == "schema":
+        return _import_schema(name)
     if len(words) > 2 or kind not in KIND_TITLES:
         raise XaikitError(f"{target!r} is not 'run', an explainer's name, "
-                          "'explainer NAME' or 'sink NAME'")
-    return name, registry().get(kind, name).Params
+                          "'explainer NAME', 'sink NAME' or 'schema MODULE.CLASS'")
+    return registry().get(kind, name).Params
+
+
+def _import_schema(path: str) -> Type[BaseModel]:
+    module, _, name = path.rpartition(".")
+    try:
+        schema = getattr(import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        schema = None
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise XaikitError(f"{path!r} is not an importable pydantic model")
+    return schema
 
 
 def params_table(schema: Type[BaseModel]) -> nodes.Element:
@@ -125,11 +140,12 @@ class ParamsDirective(SphinxDirective):
     final_argument_whitespace = True
 
     def run(self) -> List[nodes.Node]:
+        self.env.note_reread()  # the installed plugins may change without any file changing
         target = self.arguments[0]
         if target == "all":
             return self._all_sections()
         try:
-            return [params_table(schema_for(target)[1])]
+            return [params_table(schema_for(target))]
         except XaikitError as exc:
             raise self.error(f"xaikit-params: {exc}") from None
 
@@ -138,15 +154,15 @@ class ParamsDirective(SphinxDirective):
         reporter = self.state.document.reporter
         messages = [reporter.warning(f"xaikit-params: {failure}", line=self.lineno)
                     for failure in reg.failures]
-        run = self._section("xaikit run", "xaikit-run")
+        run = _section("xaikit run", "xaikit-run")
         run += nodes.paragraph("", "Every ", nodes.literal(text="xaikit run"),
                                nodes.Text(" takes these, whichever the explainer."))
         run += params_table(RunParams)
         sections = [run]
         for kind, title in KIND_TITLES.items():
-            outer = self._section(title, f"xaikit-{kind}s")
+            outer = _section(title, f"xaikit-{kind}s")
             for item in reg.items[kind].values():
-                inner = self._section(item.name, f"xaikit-{kind}-{item.name}")
+                inner = _section(item.name, f"xaikit-{kind}-{item.name}")
                 inner += nodes.paragraph(text=f"{item.obj.description} "
                                          f"(package {item.package}).")
                 extensions = getattr(item.obj, "extensions", ())
@@ -158,18 +174,20 @@ class ParamsDirective(SphinxDirective):
             sections.append(outer)
         return messages + sections
 
-    def _section(self, title: str, anchor: str) -> nodes.section:
-        section = nodes.section(ids=[nodes.make_id(anchor)], names=[nodes.fully_normalize_name(
-            anchor)])
-        section += nodes.title(text=title)
-        return section
+
+def _section(title: str, anchor: str) -> nodes.section:
+    section = nodes.section(ids=[nodes.make_id(anchor)],
+                            names=[nodes.fully_normalize_name(anchor)])
+    section += nodes.title(text=title)
+    return section
 
 
 def option_role(name, rawtext, text, lineno, inliner, options=None, content=()):
     """``:xaikit-option:`smoothgrad noise_level```: that field's CLI spellings, inline."""
+    inliner.document.settings.env.note_reread()
     *target, field = text.split()
     try:
-        schema = schema_for(" ".join(target))[1] if target else None
+        schema = schema_for(" ".join(target)) if target else None
         if field not in getattr(schema, "model_fields", {}):
             raise XaikitError(f"{text!r} is not TARGET FIELD with a field of TARGET's schema")
     except XaikitError as exc:
