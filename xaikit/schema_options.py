@@ -30,17 +30,10 @@ def schema_options(schema: Type[BaseModel], prefix: str = "") -> List[click.Opti
 
 
 def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
-    full = prefix + name
-    decls = [full, option_name(full)]
-    if "_" in full:
-        decls.append("--" + full)
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    if not prefix:
-        decls += list(extra.get("aliases", ()))
+    decls = [prefix + name] + option_spellings(name, field, prefix)
     kind = _base_type(field.annotation)
     if kind is bool:
-        return click.Option([f"{d}/--no-{d[2:]}" if d.startswith("--") else d for d in decls],
-                            default=None, help=help_text(field))
+        return click.Option(decls, default=None, help=help_text(field))
     repeated = typing.get_origin(kind) is tuple
     if repeated:
         kind = typing.get_args(kind)[0]
@@ -51,17 +44,39 @@ def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
                         help=help_text(field))
 
 
+def option_spellings(name: str, field: FieldInfo, prefix: str = "") -> List[str]:
+    """Every CLI spelling of a field, as click declares it (the docs list the same).
+
+    ``--field-name``, NNC's ``--field_name`` for multi-word fields, then the aliases in
+    ``json_schema_extra`` (not for prefixed fields); a bool field's long spellings are
+    ``--flag/--no-flag`` switches.
+    """
+    full = prefix + name
+    spellings = [option_name(full)] + (["--" + full] if "_" in full else [])
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if not prefix:
+        spellings += list(extra.get("aliases", ()))
+    if _base_type(field.annotation) is bool:
+        spellings = [f"{s}/--no-{s[2:]}" if s.startswith("--") else s for s in spellings]
+    return spellings
+
+
 def help_text(field: FieldInfo) -> str:
     """The field's description with its default and range, as ``--help`` shows it."""
     parts = []
     if field.default not in (PydanticUndefined, None, ()):
         parts.append(f"default: {field.default}")
-    bounds = [f"{sign} {getattr(m, type(m).__name__.lower())}"
-              for m in field.metadata for cls, sign in _BOUNDS if isinstance(m, cls)]
+    bounds = range_text(field)
     if bounds:
-        parts.append("range: " + ", ".join(bounds))
+        parts.append("range: " + bounds)
     suffix = f"  [{'; '.join(parts)}]" if parts else ""
     return (field.description or "") + suffix
+
+
+def range_text(field: FieldInfo) -> str:
+    """The field's bounds, ``≥ 0.0, ≤ 1.0``; empty when it has none."""
+    return ", ".join(f"{sign} {getattr(m, type(m).__name__.lower())}"
+                     for m in field.metadata for cls, sign in _BOUNDS if isinstance(m, cls))
 
 
 def _base_type(annotation: Any) -> Any:

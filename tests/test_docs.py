@@ -1,0 +1,157 @@
+"""The docs build without warnings, and their examples run as shown.
+
+docs/writing-docs.rst describes the conventions: python and console blocks and ``>>>``
+examples run, page by page, in a folder holding the demo model and images.
+"""
+
+import doctest
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from docutils import nodes
+from sphinx import addnodes
+
+import xaikit
+from xaikit import plugins
+from xaikit.images import load_image
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+OWN_RUNNER = {"plugin-guide"}
+"""Pages whose examples a test of their own runs (tests/test_plugin_guide.py: the guide
+builds a package step by step in one folder)."""
+PAGES = sorted(path.relative_to(DOCS).with_suffix("").as_posix() for path in DOCS.rglob("*.rst")
+               if "_build" not in path.parts and path.stem not in OWN_RUNNER)
+CHECK = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+@pytest.fixture(scope="session")
+def doctrees(tmp_path_factory):
+    """Build the site as ``make docs`` does; the folder of the build's doctrees."""
+    out = tmp_path_factory.mktemp("docs")
+    build = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+         "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    return out / "doctrees"
+
+
+def read_doctree(doctrees: Path, page: str) -> nodes.document:
+    return pickle.loads((doctrees / f"{page}.doctree").read_bytes())
+
+
+@pytest.fixture(scope="session")
+def nnc_csv():
+    """An NNC evaluation CSV of the demo images: path, label, the model's probabilities."""
+    model = xaikit.load_model(ROOT / "demo" / "digits.nnp")
+    paths = [ROOT / "demo" / "images" / f"digit_{d}.png" for d in range(10)]
+    probabilities = model.predict(np.stack([load_image(p, model) for p in paths]))
+    header = ["x:image", "y:label"] + [f"y'__{i}" for i in range(model.num_classes)]
+    rows = [[f"./{p.name}", str(d)] + [f"{v:.6f}" for v in probabilities[d]]
+            for d, p in enumerate(paths)]
+    return "".join(",".join(row) + "\n" for row in [header] + rows)
+
+
+@pytest.fixture
+def sandbox(tmp_path, nnc_csv, monkeypatch):
+    """A folder like an NNC training result's, with the demo beside it; the cwd."""
+    shutil.copytree(ROOT / "demo", tmp_path / "demo")
+    shutil.copy(ROOT / "demo" / "digits.nnp", tmp_path / "results.nnp")
+    for image in (ROOT / "demo" / "images").glob("*.png"):
+        shutil.copy(image, tmp_path / image.name)
+    (tmp_path / "output_result.csv").write_text(nnc_csv)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def own_plugins():
+    """Unregister the plugins an example registered, should it fail before doing so."""
+    before = {name for name, _ in plugins.plugin_manager().list_name_plugin()}
+    yield
+    for name, _ in plugins.plugin_manager().list_name_plugin():
+        if name not in before:
+            plugins.unregister_plugin(name)
+
+
+def test_the_site_builds_without_warnings(doctrees):
+    assert (doctrees.parent / "html" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_examples_run_as_shown(page, doctrees, sandbox, own_plugins):
+    namespace = {"__name__": f"docs.{page}"}
+    for node in read_doctree(doctrees, page).findall(runnable):
+        where = f"{node.source or f'docs/{page}.rst'}:{node.line}"
+        if isinstance(node, nodes.doctest_block):
+            run_doctest(node.astext(), namespace, where)
+        elif node["language"] == "python":
+            exec(compile(node.astext(), where, "exec"), namespace)
+        else:
+            run_console(node.astext(), where)
+
+
+def runnable(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.doctest_block) or (
+        isinstance(node, nodes.literal_block) and node.get("language") in ("python", "console"))
+
+
+def run_doctest(text: str, namespace: dict, where: str) -> None:
+    test = doctest.DocTestParser().get_doctest(text, namespace, where, None, 0)
+    runner = doctest.DocTestRunner(optionflags=CHECK)
+    report: list = []
+    runner.run(test, out=report.append, clear_globs=False)
+    namespace.update(test.globs)  # DocTest runs in a copy of the namespace
+    assert not runner.failures, "".join(report)
+
+
+def run_console(text: str, where: str) -> None:
+    env = dict(os.environ, COLUMNS="80",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    for command, shown in console_commands(text):
+        result = subprocess.run(command, shell=True, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        failed = result.returncode != 0
+        assert failed == shown.startswith("error:"), f"{where}: $ {command}\n{result.stdout}"
+        if shown:
+            checker = doctest.OutputChecker()
+            assert checker.check_output(shown, result.stdout, CHECK), (
+                f"{where}: $ {command}\nshown:\n{shown}got:\n{result.stdout}")
+
+
+def console_commands(text: str) -> list:
+    """``(command, output shown)`` per ``$`` line; a trailing ``\\`` continues a command."""
+    commands: list = []
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith("$ "):
+            command = line[2:]
+            while command.endswith("\\"):
+                command += "\n" + next(lines)
+            commands.append([command, ""])
+        else:
+            assert commands, f"console block starts with output, not a $ command: {line}"
+            commands[-1][1] += line + "\n"
+    return [tuple(c) for c in commands]
+
+
+def test_every_public_name_is_in_the_api_reference(doctrees):
+    documented = {i for sig in read_doctree(doctrees, "api").findall(addnodes.desc_signature)
+                  for i in sig["ids"]}
+    missing = [name for name in xaikit.__all__ if f"xaikit.{name}" not in documented]
+    assert not missing, f"add these to docs/api.rst: {missing}"
+
+
+def test_every_function_in_the_api_reference_has_an_example(doctrees):
+    without = [desc.next_node(addnodes.desc_signature)["ids"][0]
+               for desc in read_doctree(doctrees, "api").findall(addnodes.desc)
+               if desc["objtype"] == "function" and not any(desc.findall(runnable))]
+    assert not without, f"give these an example in docs/api.rst: {without}"
