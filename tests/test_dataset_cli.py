@@ -45,6 +45,22 @@ def test_nnc_batch_command_line_works_unchanged(models, dataset, tmp_path):
                                                             ).read_bytes()
 
 
+def test_sinks_and_labels_reach_every_row(models, dataset, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("zero\none\ntwo\n")
+    out = tmp_path / "sg.csv"
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(dataset),
+                  "-o", str(out), "-n", "2", "--sink", "grey", "--sink", "panel",
+                  "--panel-tile-size", "64", "--labels", str(labels)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(open(out)))
+    assert rows[0][:2] == ["SmoothGrad", "SmoothGrad.panel"]
+    assert rows[0][-3:] == ["class:explained", "class_name:explained", "score:model output"]
+    assert [r[-2] for r in rows[1:4]] == ["zero", "one", "two"]
+    from PIL import Image
+    assert Image.open(tmp_path / rows[1][1]).height > 64  # a panel: tiles and a caption
+
+
 def test_the_model_is_loaded_once(models, dataset, tmp_path, monkeypatch):
     from xaikit.adapters.nnp import NnpAdapter
 

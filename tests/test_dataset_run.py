@@ -337,3 +337,32 @@ def test_log_progress_prints_lines_not_bars(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "\r" not in err and len(err.splitlines()) == 1
     assert err.startswith("smoothgrad: 18/30 rows, ") and err.endswith(" left\n")
+
+
+def test_several_sinks_and_labels_in_a_dataset_run(models, tmp_path):
+    data = make_dataset_csv(tmp_path / "d.csv", rows=4, num_classes=3, size=(8, 8))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\ndog\nfish\n")
+    out = tmp_path / "out" / "sg.csv"
+    result = run("smoothgrad", models["grey"], data, out, num_samples=2, seed=0,
+                 sinks=["grey", "heatmap", "npy"], sink_params={"heatmap": {"alpha": 0.3}},
+                 labels=labels)
+    assert result.ok
+    written = read(out)
+    assert written[0] == ["SmoothGrad", "SmoothGrad.heatmap", "SmoothGrad.npy", "x:image",
+                          "y:label", "class:explained", "class_name:explained",
+                          "score:model output"]
+    assert written[2][:3] == ["sg/0000/1.grey.png", "sg/0000/1.heatmap.png",
+                              "sg/0000/1.npy.npy"]  # .<sink> whenever several sinks write
+    assert written[2][5:7] == ["1", "dog"]
+    assert result.maps[1] == out.parent / "sg/0000/1.grey.png"
+    assert Image.open(out.parent / "sg/0000/1.heatmap.png").mode == "RGB"
+    assert np.load(out.parent / "sg/0000/1.npy.npy").shape == (1, 8, 8)
+    again = run("smoothgrad", models["grey"], data, out, num_samples=2, seed=0,
+                sinks=["grey", "heatmap", "npy"], sink_params={"heatmap": {"alpha": 0.3}},
+                labels=labels)
+    assert again.reused == 4 and again.explained == 0 and read(out) == written
+    other = run("smoothgrad", models["grey"], data, out, num_samples=2, seed=0,
+                sinks=["grey", "heatmap", "npy"], sink_params={"heatmap": {"alpha": 0.6}},
+                labels=labels)
+    assert other.explained == 4  # other sink parameters: the maps are redone

@@ -159,8 +159,9 @@ def _missing_variable(names: List[str], variable: str, param: str, path: Path) -
                 f"{names[0]!r}); NNC dataset CSVs start with variable names such as "
                 "x:image,y:label")
     variables = sorted({_vector_name(n)[0] or n for n in names})
+    shown = [v if v.isprintable() else repr(v) for v in variables]  # one line, always
     return (f"input: {path}: no variable {variable!r} for {param} "
-            f"(variables: {', '.join(variables)})")
+            f"(variables: {', '.join(shown)})")
 
 
 def _looks_like_data(name: str) -> bool:

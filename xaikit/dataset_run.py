@@ -15,6 +15,7 @@ whatever the chunking and however often the run was resumed.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,8 @@ from .params import Params, RunParams, validate
 from .plugins import registry
 from .progress import progress_counter
 
+WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+"""An absolute Windows path, as NNC on Windows writes image cells."""
 MAP_SUFFIX = ".png"
 """Map names end as NNC's do; a sink that writes no PNG uses its own extension."""
 CHUNK_SIZE = 32
@@ -284,7 +287,7 @@ class _Run:
                 ready.append((row, load_image(original, self.model)))
                 self.originals[row] = original  # for sinks that overlay the map on it
             except ImageError as exc:
-                self._fail(row, _reason(exc, path))
+                self._fail(row, _reason(exc, path, self.data.image_cell(row)))
         return self._attribute(ready)
 
     def _save(self, results: Explained, rows: int) -> int:
@@ -378,8 +381,13 @@ def _saved(saving: Future, counter: Any) -> int:
     return rows
 
 
-def _reason(exc: ImageError, path: Path) -> str:
-    """``image: /data/a.png: no such file`` -> ``no such file``."""
+def _reason(exc: ImageError, path: Path, cell: str) -> str:
+    """``image: /data/a.png: no such file`` -> ``no such file``; a missing Windows path
+    (NNC on Windows writes ``C:\\...``) says so."""
     text = str(exc)
     prefix = f"image: {path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
+    reason = text[len(prefix):] if text.startswith(prefix) else text
+    if reason == "no such file" and WINDOWS_DRIVE.match(cell) and os.sep == "/":
+        return ("no such file: a Windows path from the machine that wrote the CSV; copy the "
+                "images here and give paths relative to the CSV's folder")
+    return reason
