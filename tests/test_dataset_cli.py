@@ -1,20 +1,11 @@
 """`xaikit run <explainer>` on a dataset CSV: NNC's command line, exit status, kill and resume."""
 
 import csv
-import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 
 import pytest
 from click.testing import CliRunner
 from test_cli import run
 
-import xaikit
-from xaikit import plugins
 from xaikit.cli import cli
 from xaikit.testing import make_dataset_csv
 
@@ -148,72 +139,3 @@ def test_help_shows_the_dataset_options():
         "-i, --image TEXT Image file to analyse (image). A .csv file is a dataset",
     ]:
         assert expected in text
-
-
-PLUGIN = '''
-    """An explainer that hangs on its third batch, so a test can kill the run there."""
-    import os
-    import time
-
-    import numpy as np
-
-    import xaikit
-
-
-    class Hangs(xaikit.Explainer):
-        name = "hangs"
-
-        def explain(self, model, image, class_index, params):
-            return np.random.default_rng(class_index).random(model.input_shape, np.float32)
-
-        def explain_batch(self, model, images, class_indices, params):
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == 3 and os.environ.get("HANG"):
-                time.sleep(600)
-            return super().explain_batch(model, images, class_indices, params)
-
-
-    @xaikit.hookimpl
-    def register_explainers(register):
-        register(Hangs())
-'''
-
-
-def test_a_killed_run_resumes_without_redoing_done_rows(models, tmp_path, monkeypatch):
-    data = make_dataset_csv(tmp_path / "data" / "d.csv", rows=100, size=(4, 4))
-    (tmp_path / "hangs_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    out = tmp_path / "out.csv"
-    out.write_text("from an earlier run\n")
-    argv = ["run", "hangs", "-m", str(models["grey"]), "-i", str(data), "-o", str(out)]
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); import hangs_plugin; "
-              "from xaikit import cli, plugins; plugins.register_plugin(hangs_plugin); "
-              "cli.main(sys.argv[2:])")
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)] + argv,
-                            env={**os.environ, "HANG": "1"},
-                            stderr=subprocess.DEVNULL)
-    manifest = tmp_path / "out.manifest.jsonl"
-    try:
-        deadline = time.monotonic() + 120
-        while not (manifest.is_file() and len(manifest.read_text().splitlines()) == 65):
-            assert proc.poll() is None and time.monotonic() < deadline, "the run did not hang"
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert out.read_text() == "from an earlier run\n"
-    done = [json.loads(line)["row"] for line in manifest.read_text().splitlines()[1:]]
-    assert done == list(range(64))
-    stamps = {row: (tmp_path / f"out/0000/{row}.png").stat().st_mtime_ns for row in done}
-
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import hangs_plugin
-
-    name = plugins.register_plugin(hangs_plugin)
-    try:
-        result = xaikit.explain_dataset("hangs", model=models["grey"], input=data, output=out,
-                                        progress=False)
-    finally:
-        plugins.unregister_plugin(name)
-    assert (result.explained, result.reused) == (36, 64)
-    assert {row: result.maps[row].stat().st_mtime_ns for row in done} == stamps
-    assert [r[0] for r in csv.reader(open(out))][1:] == [f"out/0000/{i}.png" for i in range(100)]

@@ -3,6 +3,7 @@ lose nothing."""
 
 import csv
 import io
+import json
 import os
 import signal
 import subprocess
@@ -98,7 +99,9 @@ HANGING = '''
 '''
 
 
-def test_ctrl_c_keeps_the_old_csv_and_the_rerun_does_each_row_once(models, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_an_interrupted_run_keeps_the_old_csv_and_the_rerun_does_each_row_once(
+        models, tmp_path, sig):
     data = make_dataset_csv(tmp_path / "data" / "d.csv", rows=100, size=(4, 4))
     (tmp_path / "slow_plugin.py").write_text(textwrap.dedent(HANGING))
     out = tmp_path / "out.csv"
@@ -111,19 +114,27 @@ def test_ctrl_c_keeps_the_old_csv_and_the_rerun_does_each_row_once(models, tmp_p
     proc = subprocess.Popen(argv, env={**os.environ, "HANG": "1"}, stderr=subprocess.PIPE,
                             text=True)
     manifest = tmp_path / "out.manifest.jsonl"
-    deadline = time.monotonic() + 120
-    while not (manifest.is_file() and len(manifest.read_text().splitlines()) == 65):
-        assert proc.poll() is None and time.monotonic() < deadline, "the run did not hang"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "stopped after 64 of 100 rows; the same command resumes" in stderr
-    assert "Traceback" not in stderr
+    try:
+        deadline = time.monotonic() + 120
+        while not (manifest.is_file() and len(manifest.read_text().splitlines()) == 65):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run did not hang"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "stopped after 64 of 100 rows; the same command resumes" in stderr
+        assert "Traceback" not in stderr
     assert out.read_text() == "from an earlier run\n"  # kept until a new one is complete
+    done = [json.loads(line)["row"] for line in manifest.read_text().splitlines()[1:]]
+    assert done == list(range(64))
+    stamps = {row: (tmp_path / f"out/0000/{row}.png").stat().st_mtime_ns for row in done}
     again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert f"{out}: 100 rows: 36 explained, 64 reused, 0 failed" in again.stderr
+    assert {row: (tmp_path / f"out/0000/{row}.png").stat().st_mtime_ns
+            for row in done} == stamps
     rows = list(csv.reader(open(out)))
     assert len(rows) == 101 and all(r[0] == f"out/0000/{i}.png" for i, r in enumerate(rows[1:]))
 
