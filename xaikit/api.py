@@ -50,7 +50,7 @@ def explain(
 
     :param explainer: an installed explainer's name, e.g. ``"smoothgrad"``.
     :param model: a :class:`LoadedModel` or anything :func:`load_model` takes.
-    :param image: a path, a PIL image or a numpy array (see :func:`xaikit.images.load_image`).
+    :param image: a path, a PIL image or a numpy array (see :func:`xaikit.load_image`).
     :param class_index: the output entry to explain; ``"predicted"`` for the model's top
         class on ``image``; or a list (``[3, 5]`` or ``"3,5"``) for one explanation per class.
     :param labels: class names: a text file with one per line, or a sequence.

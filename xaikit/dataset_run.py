@@ -111,9 +111,10 @@ def explain_dataset(
     its ``label_variable`` names.
 
     A row's label is a class index, or a one-hot or score vector (``y__0, y__1...``)
-    whose argmax is the class; a model with one output (a binary classifier) is explained
-    at class 0. Rows whose map exists from an earlier run with the same explainer,
-    parameters, model, image and class are kept unless ``overwrite``.
+    whose argmax is the class; a model with one output (a binary classifier), or a label
+    vector whose width differs from the model's output, is explained at class 0. Rows
+    whose map exists from an earlier run with the same explainer, parameters, model,
+    image and class are kept unless ``overwrite``.
 
     :param explainer: an installed explainer's name.
     :param model: a :class:`LoadedModel` or anything :func:`xaikit.load_model` takes.

@@ -53,7 +53,7 @@ class RunParams(Params):
     )
     sink: Tuple[str, ...] = Field(
         (),
-        description="Sink to write the map with (see `xaikit list`); repeat for several: "
+        description="Sink to write the map with (see xaikit list); repeat for several: "
         "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
     )
     labels: Optional[str] = Field(

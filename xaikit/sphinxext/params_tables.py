@@ -121,7 +121,8 @@ def params_table(schema: Type[BaseModel], prefix: str = "") -> nodes.Element:
         body += _row([_literals([r.name]), _literals(r.spellings), _literals([r.type]), default,
                       nodes.paragraph(text=r.range), nodes.paragraph(text=r.description)])
     tgroup += body
-    return nodes.table("", tgroup, classes=["xaikit-params"])
+    # As typed: smart quotes would make "--sink" an en dash and 'predicted' curly.
+    return nodes.table("", tgroup, classes=["xaikit-params"], support_smartquotes=False)
 
 
 def _row(cells: List[nodes.Element]) -> nodes.row:
