@@ -333,6 +333,7 @@ class _Run:
     def _fail(self, row: int, reason: str) -> None:
         self.failures[row] = RowFailure(row, self.data.image_cell(row), reason)
         self.manifest.forget(row)
+        self.originals.pop(row, None)  # a row the explainer failed keeps no image
         for stale in map_files(self.output, row, self.sinks):
             if stale.is_file():
                 stale.unlink()
