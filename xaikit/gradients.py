@@ -60,11 +60,18 @@ def gradient_pass(
     else:
         x.data = inputs
     s.forward(clear_no_need_grad=True)
-    seed = np.zeros((n, s.size // n), dtype=np.float32)
-    seed[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
     x.grad.zero()
-    s.backward(seed.reshape(s.shape), clear_buffer=True)
+    s.backward(class_selector(s, class_indices), clear_buffer=True)
     return x.grad
+
+
+def class_selector(scores: "nn.Variable", class_indices: Classes) -> np.ndarray:
+    """The backward seed that picks ``scores[i, class_indices[i]]``: one-hot rows of
+    ``scores``' shape."""
+    n = scores.shape[0]
+    seed = np.zeros((n, scores.size // n), dtype=np.float32)
+    seed[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
+    return seed.reshape(scores.shape)
 
 
 def input_gradients(
@@ -165,10 +172,8 @@ def variable_gradients(
         target.persistent = True  # keep its values and gradient through the buffer clearing
         try:
             y.forward(clear_no_need_grad=True)
-            seed_grad = np.zeros((n, model.num_classes), dtype=np.float32)
-            seed_grad[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
             target.grad.zero()
-            y.g = seed_grad.reshape(y.shape)  # in y's own gradient, so that target may be y
+            y.g = class_selector(y, class_indices)  # in y's own gradient: target may be y
             y.backward(None, clear_buffer=True)
             return np.array(target.d, dtype=np.float32), np.array(target.g, dtype=np.float32)
         finally:
