@@ -44,7 +44,7 @@ def resnet18(x):
     """ResNet-18 (He et al., 2016) for 224x224 images: 1000 class logits."""
     import nnabla.parametric_functions as PF
 
-    from xaikit.nnabla_backend import F
+    from xaikit.engine.backend import F
 
     def conv_bn(h, maps, k, stride, name, relu=True):
         h = PF.convolution(h, maps, (k, k), pad=(k // 2,) * 2, stride=(stride,) * 2,
@@ -94,7 +94,7 @@ def nnc_loop(path: Path, class_index: int):
     computed, the squared input gradient accumulated."""
     from nnabla.utils.nnp_graph import NnpLoader
 
-    from xaikit.nnabla_backend import nn
+    from xaikit.engine.backend import nn
 
     with nn.parameter_scope("nnc"):
         net = NnpLoader(str(path)).get_network("MainRuntime", batch_size=1)
@@ -124,8 +124,8 @@ def nnc_loop(path: Path, class_index: int):
 
 def worker(case: str, method: str, path: Path, repeats: int) -> dict:
     import xaikit
-    from xaikit.images import load_image
-    from xaikit_smoothgrad.kernel import MEMORY_BUDGET
+    from xaikit.engine.passes import MEMORY_BUDGET
+    from xaikit.run.images import load_image
 
     spec = CASES[case]
     n, c = spec["num_samples"], spec["class_index"]

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from xaikit.nnabla_backend import F, nn
+from xaikit.engine.backend import F, nn
 from xaikit.testing import save_nnc_nnp
 
 SIZE = 28

@@ -3,8 +3,8 @@
 import numpy as np
 from nnabla.utils.nnp_graph import NnpLoader
 
-from xaikit.nnabla_backend import nn
-from xaikit_smoothgrad.noise import host_copies
+from xaikit.engine.backend import nn
+from xaikit.engine.noise import host_copies
 
 
 def reference_gradients(path, image, class_index, noise_level, num_samples, seed, score="output"):

@@ -3,9 +3,9 @@ import pytest
 from PIL import Image
 
 import xaikit
-from xaikit.images import load_image
-from xaikit.nnabla_backend import F
-from xaikit.sinks.grey import grey_map
+from xaikit.builtins.sinks.grey import grey_map
+from xaikit.engine.backend import F
+from xaikit.run.images import load_image
 from xaikit.testing import make_nnp, tiny_cnn
 
 
@@ -149,7 +149,7 @@ class Reporting(xaikit.Explainer):
 
 
 def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, images):
-    from xaikit.plugins import register_plugin, unregister_plugin
+    from xaikit.plugin.manager import register_plugin, unregister_plugin
 
     class Plugin:
         @xaikit.hookimpl

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xaikit
-from xaikit.images import load_image
+from xaikit.run.images import load_image
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 import xaikit
-from xaikit.cli import cli, main
-from xaikit.sinks.grey import grey_map
+from xaikit.builtins.sinks.grey import grey_map
+from xaikit.cli.main import cli, main
 
 
 class _Main:
@@ -193,7 +193,7 @@ def test_predicted_class_keeps_the_output_name(models, images, tmp_path):
                   "-c", "predicted", "-o", str(out), "--seed", "2", "-n", "3"])
     assert result.exit_code == 0, result.output
     model = xaikit.load_model(models["rgb"])
-    from xaikit.images import load_image
+    from xaikit.run.images import load_image
 
     best = int(model.predict(load_image(images["rgb"], model)[None]).argmax())
     exp = xaikit.explain("smoothgrad", model=model, image=images["rgb"], class_index=best,

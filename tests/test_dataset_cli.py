@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from test_cli import run
 
-from xaikit.cli import cli
+from xaikit.cli.main import cli
 from xaikit.testing import make_dataset_csv
 
 
@@ -53,7 +53,7 @@ def test_sinks_and_labels_reach_every_row(models, dataset, tmp_path):
 
 
 def test_the_model_is_loaded_once(models, dataset, tmp_path, monkeypatch):
-    from xaikit.adapters.nnp import NnpAdapter
+    from xaikit.builtins.adapters.nnp import NnpAdapter
 
     loads = []
     load = NnpAdapter.load

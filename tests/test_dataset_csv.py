@@ -5,7 +5,7 @@ import re
 import pytest
 
 import xaikit
-from xaikit.dataset_csv import label_class, read_dataset_csv
+from xaikit.datasets.nnc_csv import label_class, read_dataset_csv
 from xaikit.testing import make_dataset_csv
 
 

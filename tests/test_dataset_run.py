@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 import xaikit
-from xaikit import plugins
-from xaikit.dataset_run import map_file
-from xaikit.images import load_image
-from xaikit.progress import LogProgress, progress_counter
-from xaikit.sinks.grey import grey_map
+from xaikit.builtins.sinks.grey import grey_map
+from xaikit.datasets.progress import LogProgress, progress_counter
+from xaikit.datasets.run import map_file
+from xaikit.plugin import manager as plugins
+from xaikit.run.images import load_image
 from xaikit.testing import make_dataset_csv
 
 
@@ -329,7 +329,7 @@ def test_a_terminal_gets_a_bar_with_rate_and_time_left(monkeypatch):
 
 
 def test_log_progress_prints_lines_not_bars(capsys, monkeypatch):
-    monkeypatch.setattr("xaikit.progress.LOG_EVERY", 0.0)
+    monkeypatch.setattr("xaikit.datasets.progress.LOG_EVERY", 0.0)
     counter = LogProgress(total=30, initial=10, desc="smoothgrad", file=sys.stderr)
     counter.update(8)
     counter.update(12)  # the last: the caller's summary says it

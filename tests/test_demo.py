@@ -20,7 +20,7 @@ def demo():
 def test_demo_model_is_nnc_shaped_and_classifies_its_samples(demo):
     assert demo.input_shape == (1, 28, 28) and demo.num_classes == 10
     assert not demo.no_image_normalization
-    from xaikit.images import load_image
+    from xaikit.run.images import load_image
 
     batch = np.stack([load_image(ROOT / f"demo/images/digit_{d}.png", demo) for d in range(10)])
     assert list(demo.predict(batch).argmax(axis=1)) == list(range(10))

@@ -18,8 +18,8 @@ from docutils import nodes
 from sphinx import addnodes
 
 import xaikit
-from xaikit import plugins
-from xaikit.images import load_image
+from xaikit.plugin import manager as plugins
+from xaikit.run.images import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

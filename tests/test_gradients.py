@@ -6,10 +6,10 @@ import pytest
 from nnabla.utils.nnp_graph import NnpLoader
 
 import xaikit
-from xaikit.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.nnabla_backend import nn
-from xaikit.plugins import registry
-from xaikit.threads import ordered_map
+from xaikit.engine.backend import nn
+from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
+from xaikit.engine.threads import ordered_map
+from xaikit.plugin.manager import registry
 
 
 def test_one_class_per_image_matches_separate_passes(models):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from xaikit.sinks.grey import grey_map
+from xaikit.builtins.sinks.grey import grey_map
 
 
 def test_channels_are_summed_as_magnitudes_and_percentiles_scaled():

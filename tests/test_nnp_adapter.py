@@ -67,7 +67,7 @@ def test_broken_descriptions_give_one_clear_message(models, tmp_path, edit, mess
 
 
 def test_vector_input_is_refused(tmp_path):
-    from xaikit.nnabla_backend import F
+    from xaikit.engine.backend import F
     from xaikit.testing import save_nnc_nnp
 
     def mlp(x):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from xaikit import plugins
+from xaikit.plugin import manager as plugins
 
 try:
     import tomllib

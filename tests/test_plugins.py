@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from pydantic import Field
 
 import xaikit
-from xaikit import hookspecs, plugins
-from xaikit.cli import cli
+from xaikit.cli.main import cli
+from xaikit.plugin import hookspecs
+from xaikit.plugin import manager as plugins
 
 
 class Ones(xaikit.Explainer):
@@ -225,4 +226,4 @@ def test_a_plugin_that_fails_to_import_is_reported_and_skipped(monkeypatch):
     assert plugins._load_failures == [
         "plugin 'broken' from no_such_module_for_xaikit failed to load: "
         "No module named 'no_such_module_for_xaikit'"]
-    assert pm.get_plugin("broken") is None and pm.get_plugin("xaikit.adapters.nnp")
+    assert pm.get_plugin("broken") is None and pm.get_plugin("xaikit.builtins.adapters.nnp")

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 import xaikit
-from xaikit.sinks.grey import grey_map
-from xaikit.sinks.heatmap import colour_table, scaled_magnitude
-from xaikit.sinks.panel import caption, tile_size
+from xaikit.builtins.sinks.grey import grey_map
+from xaikit.builtins.sinks.heatmap import colour_table, scaled_magnitude
+from xaikit.builtins.sinks.panel import caption, tile_size
 from xaikit.testing import make_image
 
 INFERNO_TOP = (252, 255, 164)  # matplotlib's inferno ends at (0.988, 0.998, 0.645)
@@ -114,7 +114,7 @@ def test_preprocessed_input_is_drawn_from_the_input(models):
     pixels = np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 8, 8)
     exp = xaikit.explain("smoothgrad", model=model, image=pixels, num_samples=2, seed=0)
     assert exp.image is None
-    from xaikit.sinks.heatmap import base_image
+    from xaikit.builtins.sinks.heatmap import base_image
 
     base = np.asarray(base_image(exp))
     assert base.shape == (8, 8, 3) and base[0, 0, 0] == 0 and base[7, 7, 0] == 255

@@ -11,13 +11,14 @@ from click.testing import CliRunner
 from nnc_reference import reference_gradients
 
 import xaikit
-from xaikit.cli import main
-from xaikit.images import load_image
-from xaikit.nnabla_backend import CPU, F, nn
-from xaikit.plugins import registry
+from xaikit.cli.main import main
+from xaikit.engine import noise
+from xaikit.engine import passes as kernel
+from xaikit.engine.backend import CPU, F, nn
+from xaikit.engine.noise import host_copies, noise_sigma
+from xaikit.plugin.manager import registry
+from xaikit.run.images import load_image
 from xaikit.testing import make_nnp, tiny_cnn
-from xaikit_smoothgrad import kernel, noise
-from xaikit_smoothgrad.noise import host_copies, noise_sigma
 
 WEIGHTS = np.random.default_rng(7).normal(size=(2, 1, 4, 4)).astype(np.float32)
 
@@ -166,7 +167,7 @@ def test_an_image_alone_and_within_a_batch_gets_the_same_map(models, images):
 
 def test_default_batch_size_keeps_every_thread_within_the_budget(models, monkeypatch):
     model = xaikit.load_model(models["rgb"])
-    per_sample = xaikit.gradients.bytes_per_sample(model)
+    per_sample = xaikit.engine.gradients.bytes_per_sample(model)
     monkeypatch.setattr(kernel, "MEMORY_BUDGET", 2 * 5 * per_sample + 1)
     assert kernel.default_batch_size(model, 1000, threads=2) == 5
     assert kernel.default_batch_size(model, 1000, threads=20) == 1

@@ -5,7 +5,7 @@ import pytest
 from nnc_reference import reference_gradients
 
 import xaikit
-from xaikit.images import load_image
+from xaikit.run.images import load_image
 
 
 def reference_smoothgrad(path, image, class_index, noise_level, num_samples, seed):

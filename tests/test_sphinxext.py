@@ -9,8 +9,8 @@ from pydantic import Field
 from sphinx.testing.util import SphinxTestApp
 
 import xaikit
-from xaikit import plugins
-from xaikit.schema_options import schema_options
+from xaikit.cli.options import schema_options
+from xaikit.plugin import manager as plugins
 from xaikit.sphinxext.params_tables import param_rows
 
 
@@ -96,7 +96,8 @@ def test_an_installed_plugin_gets_its_table_and_a_section_in_all(plugin, tmp_pat
 @pytest.mark.parametrize("source,message", [
     (".. xaikit-params:: nothing", "no explainer named 'nothing'"),
     (".. xaikit-params:: sink grey extra", "is not 'run', an explainer's name"),
-    (".. xaikit-params:: schema xaikit.params.missing", "is not an importable pydantic model"),
+    (".. xaikit-params:: schema xaikit.plugin.params.missing",
+     "is not an importable pydantic model"),
     (":xaikit-option:`smoothgrad noise`", "is not TARGET FIELD"),
 ])
 def test_unknown_targets_are_warnings(tmp_path, source, message):

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 import xaikit
-from xaikit.outputs import output_path
-from xaikit.plugins import registry
+from xaikit.plugin.manager import registry
+from xaikit.run.outputs import output_path
 
 
 def sink(name):

@@ -1,8 +1,9 @@
 """xaikit: plugin-style explainable AI for image classifiers on nnabla."""
 
-from .api import explain, explainers, load_model
-from .dataset_run import DatasetResult, RowFailure, explain_dataset
-from .errors import (
+from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
     ModelError,
@@ -10,15 +11,15 @@ from .errors import (
     PluginError,
     XaikitError,
 )
-from .explainer import Attribution, Explainer
-from .explanation import Explanation
-from .gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from .hookspecs import hookimpl
-from .images import load_image
-from .model import Graph, Layer, LoadedModel, ModelAdapter
-from .outputs import OutputFile, write_outputs
-from .params import Params
-from .sink import Sink
+from xaikit.plugin.explainer import Attribution, Explainer
+from xaikit.plugin.hookspecs import hookimpl
+from xaikit.plugin.manager import register_plugin, unregister_plugin
+from xaikit.plugin.params import Params
+from xaikit.plugin.sink import Sink
+from xaikit.run.explain import explain, explainers, load_model
+from xaikit.run.explanation import Explanation
+from xaikit.run.images import load_image
+from xaikit.run.outputs import OutputFile, write_outputs
 
 __all__ = [
     "Attribution",
@@ -47,6 +48,8 @@ __all__ = [
     "input_gradients_in_batches",
     "load_image",
     "load_model",
+    "register_plugin",
+    "unregister_plugin",
     "variable_gradients",
     "write_outputs",
 ]

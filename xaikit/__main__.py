@@ -1,3 +1,3 @@
-from .cli import main
+from xaikit.cli.main import main
 
 main()

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .model import LoadedModel
+    from xaikit.engine.model import LoadedModel
 
 
 @pytest.fixture(scope="session")
 def tiny_nnp(tmp_path_factory) -> Path:
     """A tiny NNC-style ``.nnp``: 1x8x8 greyscale input, a convolution, 3 classes (Softmax)."""
-    from .testing import make_nnp
+    from xaikit.testing import make_nnp
 
     return make_nnp(tmp_path_factory.mktemp("xaikit") / "tiny.nnp", channels=1,
                     size=(8, 8), num_classes=3)
@@ -25,7 +25,7 @@ def tiny_nnp(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_image(tmp_path_factory) -> Path:
     """A random 8x8 greyscale PNG for :func:`tiny_nnp`."""
-    from .testing import make_image
+    from xaikit.testing import make_image
 
     return make_image(tmp_path_factory.mktemp("xaikit") / "tiny.png", size=(8, 8))
 
@@ -33,6 +33,6 @@ def tiny_image(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_nnp: Path) -> "LoadedModel":
     """:func:`tiny_nnp` loaded: a :class:`xaikit.LoadedModel`."""
-    from .api import load_model
+    from xaikit.run.explain import load_model
 
     return load_model(tiny_nnp)

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 import numpy as np
 
-from . import api
-from .explainer import Attribution, Explainer
-from .hookspecs import hookimpl
-from .images import load_image
-from .nnabla_backend import F, nn
-from .params import Params, option_name, validate
-from .plugins import register_plugin, registry, unregister_plugin
+from xaikit.engine.backend import F, nn
+from xaikit.plugin.explainer import Attribution, Explainer
+from xaikit.plugin.hookspecs import hookimpl
+from xaikit.plugin.manager import register_plugin, registry, unregister_plugin
+from xaikit.plugin.params import Params, option_name, validate
+from xaikit.run import explain as api
+from xaikit.run.images import load_image
 
 if TYPE_CHECKING:
     import click.testing
@@ -199,7 +199,7 @@ def run_cli(args: Sequence[str]) -> "click.testing.Result":
     """
     from click.testing import CliRunner
 
-    from .cli import main
+    from xaikit.cli.main import main
 
     class Command:  # what CliRunner drives: main(), with its error handling
         name = "xaikit"

@@ -8,9 +8,8 @@ import numpy as np
 from pydantic import Field
 
 import xaikit
-from xaikit.nnabla_backend import Device
-
-from .kernel import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
+from xaikit.engine.backend import Device
+from xaikit.engine.passes import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
 
 
 class SmoothGrad(xaikit.Explainer):

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import xaikit
-from xaikit.dataset_csv import read_dataset_csv
+from xaikit.datasets.nnc_csv import read_dataset_csv
 from xaikit.testing import make_dataset_csv, make_image, run_cli
 
 
@@ -107,7 +107,8 @@ def test_an_interrupted_run_keeps_the_old_csv_and_the_rerun_does_each_row_once(
     out = tmp_path / "out.csv"
     out.write_text("from an earlier run\n")
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import slow_plugin; "
-              "from xaikit import cli, plugins; plugins.register_plugin(slow_plugin); "
+              "from xaikit.cli import main as cli; from xaikit.plugin import manager as plugins; "
+              "plugins.register_plugin(slow_plugin); "
               "cli.main(sys.argv[2:])")
     argv = [sys.executable, "-c", script, str(tmp_path), "run", "slow", "-m",
             str(models["grey"]), "-i", str(data), "-o", str(out)]

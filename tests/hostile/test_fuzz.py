@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import xaikit
-from xaikit.images import load_image
+from xaikit.run.images import load_image
 from xaikit.testing import make_nnp
 
 FUZZ = settings(max_examples=1000, deadline=None, derandomize=True,

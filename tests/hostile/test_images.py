@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import xaikit
-from xaikit.images import MAX_IMAGE_PIXELS, load_image
+from xaikit.run.images import MAX_IMAGE_PIXELS, load_image
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_one_pixel_image_is_resized(tmp_path, grey_model):
 def test_a_run_on_a_bad_image_writes_nothing(tmp_path, models):
     from click.testing import CliRunner
 
-    from xaikit.cli import cli
+    from xaikit.cli.main import cli
 
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     out = tmp_path / "out.png"

@@ -4,7 +4,7 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
-from xaikit.cli import main
+from xaikit.cli.main import main
 
 
 class _Main:

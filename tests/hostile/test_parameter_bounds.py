@@ -8,8 +8,8 @@ import annotated_types
 import pytest
 
 import xaikit
-from xaikit.params import RunParams, validate
-from xaikit.plugins import registry
+from xaikit.plugin.manager import registry
+from xaikit.plugin.params import RunParams, validate
 
 
 def schemas():

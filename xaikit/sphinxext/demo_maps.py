@@ -20,10 +20,10 @@ from docutils.parsers.rst import directives
 from PIL import Image
 from sphinx.util.docutils import SphinxDirective
 
-from ..api import explain, load_model
-from ..errors import XaikitError
-from ..images import load_image
-from ..model import LoadedModel
+from xaikit.engine.model import LoadedModel
+from xaikit.plugin.errors import XaikitError
+from xaikit.run.explain import explain, load_model
+from xaikit.run.images import load_image
 
 
 class DemoMapsDirective(SphinxDirective):

@@ -20,11 +20,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from sphinx.util.docutils import SphinxDirective
 
-from ..errors import XaikitError
-from ..outputs import option_prefix
-from ..params import RunParams
-from ..plugins import registry
-from ..schema_options import option_spellings, range_text
+from xaikit.cli.options import option_spellings, range_text
+from xaikit.plugin.errors import XaikitError
+from xaikit.plugin.manager import registry
+from xaikit.plugin.params import RunParams
+from xaikit.run.outputs import option_prefix
 
 KIND_TITLES = {"explainer": "Explainers", "sink": "Sinks"}
 COLUMNS = (("Parameter", 14), ("CLI", 18), ("Type", 10), ("Default", 10), ("Range", 12),

@@ -8,8 +8,8 @@ import pytest
 from nnabla.utils.nnp_graph import NnpLoader
 
 import xaikit
-from xaikit.nnabla_backend import F, nn
-from xaikit.plugins import PluginWarning, register_plugin, registry, unregister_plugin
+from xaikit.engine.backend import F, nn
+from xaikit.plugin.manager import PluginWarning, register_plugin, registry, unregister_plugin
 from xaikit.testing import check_explainer, run_cli, tiny_cnn
 
 DEMO = Path(__file__).resolve().parents[3] / "demo"

@@ -9,9 +9,9 @@ import xaikit_integrated_gradients as ig
 from PIL import Image
 
 import xaikit
-from xaikit.nnabla_backend import F, nn
-from xaikit.plugins import registry
-from xaikit.sinks.grey import grey_map
+from xaikit.builtins.sinks.grey import grey_map
+from xaikit.engine.backend import F, nn
+from xaikit.plugin.manager import registry
 from xaikit.testing import check_explainer, make_nnp, run_cli
 
 DEMO = Path(__file__).resolve().parents[3] / "demo"

@@ -1,0 +1,97 @@
+"""Image | map | overlay side by side, captioned with the class and the model's score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Tuple
+
+from PIL import Image, ImageDraw, ImageFont
+from pydantic import Field
+
+from xaikit.plugin.hookspecs import hookimpl
+from xaikit.plugin.sink import Sink
+from xaikit.run.explanation import Explanation
+
+from .heatmap import HeatmapSink, base_image, blend, colourise, save_image, scaled_magnitude
+
+
+def tile_size(size: Tuple[int, int], longest: int) -> Tuple[int, int]:
+    """``size`` (width, height) scaled so its longer side is about ``longest``: enlarged by
+    a whole factor (so every pixel becomes an equal square), or reduced."""
+    width, height = size
+    if max(size) <= longest:
+        factor = longest // max(size)
+        return width * factor, height * factor
+    scale = longest / max(size)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def caption(explanation: Explanation) -> Tuple[str, str]:
+    """What the panel explains, left and right: ``class 3 (three)``, ``score 0.981``."""
+    name = f" ({explanation.class_name})" if explanation.class_name else ""
+    score = "" if explanation.score is None else f"score {explanation.score:.3f}"
+    return f"class {explanation.class_index}{name}", score
+
+
+def panel(explanation: Explanation, params: PanelSink.Params) -> Image.Image:
+    """The three tiles on white, titled, with the :func:`caption` below them."""
+    image = base_image(explanation)
+    size = tile_size(image.size, params.tile_size)
+    enlarging = size[0] >= image.size[0]
+    image = image.resize(size, Image.NEAREST if enlarging else Image.LANCZOS)
+    scaled = scaled_magnitude(explanation.attribution, params.percentile)
+    tiles = [
+        ("image", image),
+        (f"{explanation.explainer} map", colourise(scaled, params.colormap).resize(
+            size, Image.NEAREST)),
+        ("overlay", blend(image, scaled, params.colormap, params.alpha)),
+    ]
+    margin = max(8, params.tile_size // 16)
+    font = ImageFont.load_default(size=max(12, params.tile_size // 12))
+    line = font.getbbox("Ag")[3] + margin // 2
+    width, height = size
+    canvas = Image.new("RGB", (3 * width + 4 * margin, height + 2 * line + 3 * margin), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (title, tile) in enumerate(tiles):
+        left = margin + i * (width + margin)
+        canvas.paste(tile, (left, margin + line))
+        draw.text((left + width / 2, margin), fit(draw, title, font, width), fill="black",
+                  font=font, anchor="ma")
+    left, right = caption(explanation)
+    top = 2 * margin + line + height
+    draw.text((canvas.width - margin, top), right, fill="black", font=font, anchor="ra")
+    room = canvas.width - 3 * margin - draw.textlength(right, font=font)
+    draw.text((margin, top), fit(draw, left, font, room), fill="black", font=font)
+    return canvas
+
+
+def fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: float) -> str:
+    """``text``, cut short with "..." if it is wider than ``width``."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text.rstrip() + "..."
+
+
+class PanelSink(Sink):
+    name = "panel"
+    description = "image | map | overlay side by side, with the class and the model's score"
+    extensions = HeatmapSink.extensions
+
+    class Params(HeatmapSink.Params):
+        tile_size: int = Field(
+            256,
+            ge=64,
+            le=4096,
+            description="Longer side of each picture in pixels; smaller images are enlarged "
+            "by a whole factor without smoothing, so the network's pixels stay visible.",
+        )
+
+    def write(self, explanation: Explanation, path: Path, params: PanelSink.Params) -> None:
+        save_image(panel(explanation, params), path)
+
+
+@hookimpl
+def register_sinks(register):
+    register(PanelSink())

@@ -1,0 +1,1 @@
+"""The ``xaikit`` command line."""

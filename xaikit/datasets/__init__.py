@@ -1,0 +1,1 @@
+"""Neural Network Console datasets: reading dataset CSVs and explaining every row."""

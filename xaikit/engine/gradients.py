@@ -1,0 +1,180 @@
+"""Input gradients of class scores: the building block of gradient-based explainers."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, List, Sequence, Tuple, Union
+
+import numpy as np
+
+from xaikit.engine.backend import CPU, Device, nn
+from xaikit.engine.model import Graph, LoadedModel
+from xaikit.plugin.errors import ParameterError
+
+SCORES = ("output", "logit")
+"""What is differentiated: the model's output, or the logits that its final Softmax or
+Sigmoid turns into that output (see :attr:`LoadedModel.logit`)."""
+
+Classes = Union[int, Sequence[int]]
+
+
+def score_variable(model: LoadedModel, graph: Graph, score: str = "output") -> "nn.Variable":
+    """The variable of ``graph`` whose entries ``score`` names.
+
+    ``logit`` is the input of the model's final Softmax or Sigmoid; a model without one
+    outputs logits already, and ``logit`` is its output.
+    """
+    if score not in SCORES:
+        raise ParameterError(f"score: {score!r} is not one of {', '.join(SCORES)}")
+    if score == "logit" and model.logit is not None:
+        return graph.variables[model.logit]
+    return graph.output
+
+
+def gradient_pass(
+    model: LoadedModel,
+    inputs: Union[np.ndarray, "nn.NdArray"],
+    class_indices: Classes,
+    *,
+    score: str = "output",
+    replica: int = 0,
+    device: Device = CPU,
+) -> "nn.NdArray":
+    """d score[i, class_indices[i]] / d inputs[i], computed and left on ``device``.
+
+    One forward and one backward pass through ``model.graph(n, replica=replica,
+    device=device)``: no parameter gradients, every buffer freed as soon as the pass no
+    longer needs it. Call it within ``nn.context_scope(device.context())``, holding
+    ``model.lock`` in the thread that started the computation.
+
+    :param inputs: ``(n,) + model.input_shape``: a numpy array is copied into the graph's
+        input, an ``nn.NdArray`` (on the device) becomes it.
+    :param class_indices: one class for every row, or one per row.
+    :returns: the graph input's gradient array, valid until the next pass on that graph.
+    """
+    n = inputs.shape[0]
+    graph = model.graph(n, replica=replica, device=device)
+    x, s = graph.input, score_variable(model, graph, score)
+    x.need_grad = True
+    if isinstance(inputs, np.ndarray):
+        x.d = inputs
+    else:
+        x.data = inputs
+    s.forward(clear_no_need_grad=True)
+    x.grad.zero()
+    s.backward(class_selector(s, class_indices), clear_buffer=True)
+    return x.grad
+
+
+def class_selector(scores: "nn.Variable", class_indices: Classes) -> np.ndarray:
+    """The backward seed that picks ``scores[i, class_indices[i]]``: one-hot rows of
+    ``scores``' shape."""
+    n = scores.shape[0]
+    seed = np.zeros((n, scores.size // n), dtype=np.float32)
+    seed[np.arange(n), np.broadcast_to(np.asarray(class_indices), (n,))] = 1.0
+    return seed.reshape(scores.shape)
+
+
+def input_gradients(
+    model: LoadedModel,
+    batch: np.ndarray,
+    class_indices: Classes,
+    *,
+    score: str = "output",
+    device: Device = CPU,
+) -> np.ndarray:
+    """d score[i, class_indices[i]] / d input[i] for each image ``i`` of ``batch``.
+
+    :param batch: float32 ``(n,) + model.input_shape``, preprocessed.
+    :param class_indices: one class for the whole batch, or one per image.
+    :param score: ``"output"`` or ``"logit"`` (see :data:`SCORES`).
+    :returns: float32 array of ``batch``'s shape. One forward and one backward pass
+        at batch size ``n``; the graph for that size is built once per model.
+    """
+    with model.lock, nn.context_scope(device.context()):
+        grads = gradient_pass(model, np.asarray(batch, dtype=np.float32), class_indices,
+                              score=score, device=device)
+        return np.array(grads.data, dtype=np.float32)
+
+
+def bytes_per_sample(model: LoadedModel, score: str = "output") -> int:
+    """Memory one sample takes in a pass: data and gradient of the input and of every
+    function output up to the score. An upper bound: passes free most of it early."""
+    graph = model.graph(1)
+    sizes = [graph.input.size]
+
+    def visit(function) -> None:
+        sizes.extend(v.size for v in function.outputs)
+
+    score_variable(model, graph, score).visit(visit)
+    return 2 * 4 * sum(sizes)
+
+
+def input_gradients_in_batches(
+    model: LoadedModel,
+    inputs: Iterable[np.ndarray],
+    class_indices: Union[int, Sequence[int]],
+    batch_size: int,
+) -> Iterator[np.ndarray]:
+    """:func:`input_gradients` of a stream of inputs, ``batch_size`` inputs per pass.
+
+    :param inputs: preprocessed inputs of shape ``model.input_shape``, read lazily (a
+        generator keeps only one batch of them in memory).
+    :param class_indices: one class for every input, or one per input.
+    :param batch_size: inputs per forward/backward pass; the last batch may be smaller.
+    :returns: an iterator of float32 gradient batches ``(k,) + model.input_shape``, in
+        input order.
+    """
+    per_input = not isinstance(class_indices, (int, np.integer))
+    done = 0
+    for batch in _chunks(inputs, batch_size):
+        classes = class_indices[done:done + len(batch)] if per_input else class_indices
+        yield input_gradients(model, batch, classes)
+        done += len(batch)
+
+
+def _chunks(inputs: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    batch: List[np.ndarray] = []
+    for item in inputs:
+        batch.append(item)
+        if len(batch) == size:
+            yield np.stack(batch).astype(np.float32, copy=False)
+            batch = []
+    if batch:
+        yield np.stack(batch).astype(np.float32, copy=False)
+
+
+def variable_gradients(
+    model: LoadedModel,
+    batch: np.ndarray,
+    class_indices: Union[int, Sequence[int]],
+    variable: str,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Values of an intermediate variable and d output[i, class_indices[i]] / d variable[i].
+
+    :param batch: float32 ``(n,) + model.input_shape``, preprocessed.
+    :param class_indices: one class for the whole batch, or one per image.
+    :param variable: a key of ``model.graph(n).variables``, e.g. a ``model.layers`` entry's
+        ``variable``.
+    :returns: ``(activations, gradients)``, two float32 arrays of the variable's shape at
+        batch size ``n``. One forward and one backward pass.
+    :raises ParameterError: when the model has no variable of that name.
+    """
+    with model.lock:  # one computation at a time per model (see LoadedModel.lock)
+        n = len(batch)
+        graph = model.graph(n)
+        target = graph.variables.get(variable)
+        if target is None:
+            raise ParameterError(f"variable: {model.name} has no variable named {variable!r}")
+        x, y = graph.input, graph.output
+        x.need_grad = True
+        x.d = batch
+        kept = target.persistent
+        target.persistent = True  # keep its values and gradient through the buffer clearing
+        try:
+            y.forward(clear_no_need_grad=True)
+            target.grad.zero()
+            y.g = class_selector(y, class_indices)  # in y's own gradient: target may be y
+            y.backward(None, clear_buffer=True)
+            return np.array(target.d, dtype=np.float32), np.array(target.g, dtype=np.float32)
+        finally:
+            target.persistent = kept

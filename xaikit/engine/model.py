@@ -1,0 +1,165 @@
+"""Loaded models and the ModelAdapter plugin kind that produces them."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from xaikit.engine.backend import CPU, Device, nn
+
+_scope_ids = itertools.count()
+_build_lock = threading.Lock()  # nnabla's parameter scope and context are process-wide
+
+
+class Layer(NamedTuple):
+    """One function of the network: the variable it computes and its nnabla type."""
+
+    variable: str
+    """Name of the function's output, a key of :attr:`Graph.variables`."""
+    function: str
+    """nnabla function type: ``"Convolution"``, ``"ReLU"``, ``"Affine"``..."""
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A differentiable nnabla graph at one batch size.
+
+    Its parameters have ``need_grad`` off, so a backward pass computes gradients only for
+    the variables an explainer asks for (``graph.input.need_grad = True``); set it on a
+    parameter to get that parameter's gradient too.
+    """
+
+    input: "nn.Variable"
+    """Image batch, shape ``(batch,) + model.input_shape``."""
+    output: "nn.Variable"
+    """Class scores, shape ``(batch, num_classes)``."""
+    variables: Mapping[str, "nn.Variable"] = field(default_factory=dict)
+    """Every named variable of the network (intermediate ones included), by name."""
+    layers: Tuple[Layer, ...] = ()
+    """The network's functions in forward order; each names its output variable."""
+
+
+class LoadedModel:
+    """An image classifier that explainers can differentiate.
+
+    :param name: what to call the model in messages (a file name, say).
+    :param input_shape: ``(channels, height, width)`` of one input image.
+    :param num_classes: width of the output; None to read it off the graph at batch size 1.
+    :param build: ``build(batch_size) -> Graph``; called once per batch size, replica and
+        device, inside the model's parameter scope and the device's context.
+    :param no_image_normalization: the network takes pixels in 0-255 rather than 0-1.
+    :param logit: the name, in :attr:`Graph.variables`, of the input of the network's final
+        Softmax or Sigmoid: the class logits (the ``.nnp`` adapter reads it from
+        ``net.nntxt``). None when the output is not such a function; the output is then
+        taken to be the logits.
+    :param notes: things the user should be told about how the model was read.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        input_shape: Tuple[int, int, int],
+        num_classes: Optional[int],
+        build: Callable[[int], Graph],
+        *,
+        no_image_normalization: bool = False,
+        logit: Optional[str] = None,
+        notes: Tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.no_image_normalization = no_image_normalization
+        self.logit = logit
+        self.notes = notes
+        self._build = build
+        self._graphs: Dict[Tuple[int, int, Device], Graph] = {}
+        # nnabla's parameter registry is global: give each model a scope of its own.
+        self._scope = f"xaikit_model_{next(_scope_ids)}"
+        self.lock = threading.RLock()
+        """Held while a computation runs the model's graphs: two threads computing with one
+        model take turns (the threads of one computation use replicas of their own)."""
+        if num_classes is None:
+            num_classes = self.graph(1).output.size
+        self.num_classes = int(num_classes)
+
+    def graph(self, batch_size: int, *, replica: int = 0, device: Device = CPU) -> Graph:
+        """The model's graph at ``batch_size`` on ``device``, built once and reused.
+
+        A graph holds the buffers of its passes, so two threads must not run the same
+        graph at once: give each thread its own ``replica`` (replicas share the
+        parameters' values). Safe to call from several threads.
+        """
+        key = (batch_size, replica, device)
+        graph = self._graphs.get(key)
+        if graph is None:
+            context = device.context()
+            with _build_lock:
+                graph = self._graphs.get(key)
+                if graph is None:
+                    with nn.parameter_scope(self._scope), nn.context_scope(context):
+                        graph = self._build(batch_size)
+                    _fix_parameters(graph)
+                    self._graphs[key] = graph
+        return graph
+
+    @property
+    def layers(self) -> Tuple[Layer, ...]:
+        """The network's functions in forward order, as the adapter named them.
+
+        ``model.layers[i].variable`` is a key of ``model.graph(n).variables`` at every
+        batch size; empty when the adapter does not know the network's structure.
+        """
+        return self.graph(1).layers
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
+        with self.lock:
+            g = self.graph(len(images))
+            g.input.d = images
+            g.output.forward(clear_buffer=True)
+            return np.array(g.output.d, dtype=np.float32).reshape(len(images), -1)
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedModel({self.name!r}, input_shape={self.input_shape}, "
+            f"num_classes={self.num_classes})"
+        )
+
+
+def _fix_parameters(graph: Graph) -> None:
+    """Turn off ``need_grad`` on every leaf of the graph (its parameters and input)."""
+
+    def visit(function: Any) -> None:
+        for variable in function.inputs:
+            if variable.parent is None:
+                variable.need_grad = False
+
+    graph.output.visit(visit)
+
+
+class ModelAdapter:
+    """Base class of model adapters: load one kind of model reference.
+
+    Subclasses set ``name`` and ``description`` and implement :meth:`accepts`
+    and :meth:`load`. The :class:`LoadedModel` that ``load`` returns builds a
+    :class:`Graph` per batch size whose ``variables`` hold every intermediate variable
+    by a name that is the same at every batch size (the names of the model file, where
+    it has them) and whose ``layers`` list the functions computing them in forward
+    order: explainers that look inside the network (Grad-CAM) find feature maps there.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def accepts(self, ref: Any) -> bool:
+        """Whether this adapter can load ``ref`` (a path, an object...). Must not raise."""
+        raise NotImplementedError
+
+    def load(self, ref: Any, **options: Any) -> LoadedModel:
+        """Load ``ref``; raise :class:`xaikit.ModelError` saying why when it is unusable."""
+        raise NotImplementedError
+

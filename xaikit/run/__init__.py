@@ -1,0 +1,1 @@
+"""Running explainers on images and writing what they produce through sinks."""
