@@ -9,7 +9,8 @@ import pytest
 
 import xaikit
 from xaikit.plugin.manager import registry
-from xaikit.plugin.params import RunParams, validate
+from xaikit.plugin.params import validate
+from xaikit.run.request import RunParams
 
 
 def schemas():

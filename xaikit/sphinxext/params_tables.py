@@ -23,8 +23,8 @@ from sphinx.util.docutils import SphinxDirective
 from xaikit.cli.options import option_spellings, range_text
 from xaikit.plugin.errors import XaikitError
 from xaikit.plugin.manager import registry
-from xaikit.plugin.params import RunParams
 from xaikit.run.outputs import option_prefix
+from xaikit.run.request import RunParams
 
 KIND_TITLES = {"explainer": "Explainers", "sink": "Sinks"}
 COLUMNS = (("Parameter", 14), ("CLI", 18), ("Type", 10), ("Default", 10), ("Range", 12),
