@@ -11,7 +11,7 @@ import click
 from xaikit.cli.options import schema_options
 from xaikit.datasets import run as datasets
 from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
-from xaikit.plugin.manager import registry
+from xaikit.plugin.manager import PluginWarning, registry
 from xaikit.run import explain as api
 from xaikit.run.explanation import write_explanations
 from xaikit.run.outputs import option_prefix
@@ -22,6 +22,8 @@ from xaikit.run.request import Request, RunParams, build_request
 @click.version_option(package_name="xaikit")
 def cli() -> None:
     """Explain image classifiers: which pixels drive a decision."""
+    for problem in registry().problems:  # every command tells the same story
+        click.echo(f"warning: {problem}", err=True)
 
 
 @cli.command("list")
@@ -152,15 +154,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: errors users can cause end with one line and exit status 1."""
-    warnings.showwarning = _show_warning
-    try:
-        cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
-    except XaikitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("ignore", PluginWarning)  # cli() prints the plugins' problems
+        try:
+            cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
+        except XaikitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)

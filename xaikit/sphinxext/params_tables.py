@@ -161,8 +161,8 @@ class ParamsDirective(SphinxDirective):
     def _all_sections(self) -> List[nodes.Node]:
         reg = registry()
         reporter = self.state.document.reporter
-        messages = [reporter.warning(f"xaikit-params: {failure}", line=self.lineno)
-                    for failure in reg.failures]
+        messages = [reporter.warning(f"xaikit-params: {problem}", line=self.lineno)
+                    for problem in reg.problems]
         run = _section("xaikit run", "xaikit-run")
         run += nodes.paragraph("", "Every ", nodes.literal(text="xaikit run"),
                                nodes.Text(" takes these, whichever the explainer."))
