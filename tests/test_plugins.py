@@ -2,6 +2,7 @@
 
 import inspect
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,23 @@ class ThrowawayPlugin:
     @xaikit.hookimpl
     def register_model_adapters(self, register):
         register(Fixed())
+
+
+@contextmanager
+def explainers_of(package, *explainers):
+    """A throwaway plugin of ``package`` registering ``explainers``, for the block."""
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            for explainer in explainers:
+                register(explainer)
+
+    name = plugins.register_plugin(Plugin(), name=package.replace("-pkg", ""),
+                                   package=package)
+    try:
+        yield
+    finally:
+        plugins.unregister_plugin(name)
 
 
 @pytest.fixture
@@ -179,14 +197,7 @@ def test_a_builtin_name_registered_again_keeps_the_builtin_working(models, image
                               num_samples=3, seed=0).attribution
 
     before = smoothgrad()
-
-    class Plugin:
-        @xaikit.hookimpl
-        def register_explainers(self, register):
-            register(Impostor())
-
-    name = plugins.register_plugin(Plugin(), name="impostor", package="impostor-pkg")
-    try:
+    with explainers_of("impostor-pkg", Impostor()):
         expected = ("explainer name 'smoothgrad' is registered twice: by plugin 'smoothgrad' "
                     "from xaikit and by plugin 'impostor' from impostor-pkg; xaikit's own is "
                     "used, not impostor-pkg's")
@@ -200,8 +211,6 @@ def test_a_builtin_name_registered_again_keeps_the_builtin_working(models, image
                           "-n", "3", "--seed", "0", "-o", out])
         assert result.exit_code == 0 and result.stderr == f"warning: {expected}\n"
         assert np.array_equal(np.load(out), before)
-    finally:
-        plugins.unregister_plugin(name)
 
 
 class Misspelt:
@@ -231,14 +240,7 @@ class Capturing(Ones):
 
 
 def test_parameters_named_like_run_options_are_refused_naming_plugin_and_field(models, images):
-    class Plugin:
-        @xaikit.hookimpl
-        def register_explainers(self, register):
-            register(Capturing())
-            register(Ones())
-
-    name = plugins.register_plugin(Plugin(), name="capture", package="capture-pkg")
-    try:
+    with explainers_of("capture-pkg", Capturing(), Ones()):
         expected = ("plugin 'capture' from capture-pkg: explainer 'capturing' is not "
                     "registered: its parameter 'input' has the name of a run option "
                     "(--input); rename it")
@@ -250,8 +252,6 @@ def test_parameters_named_like_run_options_are_refused_naming_plugin_and_field(m
         result = run_cli(["run", "capturing", "-m", models["grey"], "-i", images["grey"]])
         assert result.exit_code == 1
         assert result.stderr == f"warning: {expected}\nerror: {expected}\n"
-    finally:
-        plugins.unregister_plugin(name)
 
 
 def test_every_run_option_and_api_keyword_is_reserved():
