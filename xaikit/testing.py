@@ -268,7 +268,7 @@ def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
     for plugin in filter(None, plugins):
         for problem in hook_problems(plugin):
             _expect(False, f"{name}: in {getattr(plugin, '__name__', plugin)!r}: {problem}")
-    for field in unbounded_fields(explainer.Params):
+    for field in _unbounded_fields(explainer.Params):
         warnings.warn(f"{name}: parameter {field!r} is a number without bounds; give it the "
                       "range where it makes sense (ge or gt, le or lt): users then see the "
                       "range in --help and get a one-line error outside it", ContractWarning,
@@ -289,7 +289,7 @@ def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
             unregister_plugin(temporary)
 
 
-def unbounded_fields(schema: Type[Params]) -> List[str]:
+def _unbounded_fields(schema: Type[Params]) -> List[str]:
     """The int and float fields of ``schema`` (optional or not) with no bound at all."""
     found = []
     for field, info in schema.model_fields.items():
