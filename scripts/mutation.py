@@ -1,0 +1,84 @@
+"""Mutation testing of the code whose numbers and writes must not be wrong (``make mutation``).
+
+    .venv/bin/python scripts/mutation.py [--max-children 2]
+
+mutmut (configured in pyproject.toml's ``[tool.mutmut]``) copies the package to
+``mutants/``, makes every small change it knows to each function of the files listed
+there, and runs, for each change, the tests that call that function (found by a first run
+of the selected test files). A mutant is killed when a test fails. This script runs the
+functions named in ``TARGETS`` and prints, per target, how many mutants were killed and
+the score; the survivors follow by name (``.venv/bin/mutmut show NAME`` shows the change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTMUT = Path(sys.executable).parent / "mutmut"
+
+TARGETS = {
+    "noise": ["xaikit.engine.noise.*"],
+    "noisy-gradient kernel": ["xaikit.engine.passes.*"],
+    "gradient engine": ["xaikit.engine.gradients.*"],
+    "grey sink": ["xaikit.builtins.sinks.grey.*"],
+    "manifest": ["xaikit.datasets.manifest.*"],
+    "CSV writing": ["xaikit.datasets.nnc_csv.x_write_csv__*"],
+    "atomic write": ["xaikit.run.explanation.x_write_atomically__*",
+                     "xaikit.run.explanation.x__umask__*"],
+}
+"""What is mutated: mutmut's mutant names (``module.x_function__mutmut_N``, methods as
+``module.xǁClassǁmethod__mutmut_N``) by target."""
+
+KILLED = ("killed", "timeout")
+"""A mutant that makes a test fail, or run far longer than it does unmutated, is caught."""
+
+
+def run(max_children: int) -> None:
+    patterns = [p for globs in TARGETS.values() for p in globs]
+    subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children), *patterns],
+                   cwd=ROOT, check=True)
+
+
+def results() -> dict:
+    """Every mutant's status, as ``mutmut results --all true`` lists them."""
+    out = subprocess.run([str(MUTMUT), "results", "--all", "true"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return dict(line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def report(statuses: dict) -> int:
+    """Print the score per target and the survivors; return how many survived."""
+    print(f"\n{'target':24} {'mutants':>7} {'killed':>7} {'score':>7}")
+    survivors, total, caught = [], 0, 0
+    for target, globs in TARGETS.items():
+        names = sorted(n for n in statuses if any(fnmatch.fnmatchcase(n, g) for g in globs))
+        counts = Counter(statuses[n] for n in names)
+        killed = sum(counts[s] for s in KILLED)
+        total, caught = total + len(names), caught + killed
+        survivors += [(n, statuses[n]) for n in names if statuses[n] not in KILLED]
+        print(f"{target:24} {len(names):7} {killed:7} {killed / max(len(names), 1):7.1%}")
+    print(f"{'all':24} {total:7} {caught:7} {caught / max(total, 1):7.1%}")
+    for name, status in survivors:
+        print(f"  {status}: {name}")
+    return len(survivors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the results of the last run without running")
+    args = parser.parse_args()
+    if not args.report_only:
+        run(args.max_children)
+    report(results())
+
+
+if __name__ == "__main__":
+    main()
