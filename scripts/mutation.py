@@ -35,14 +35,27 @@ TARGETS = {
 """What is mutated: mutmut's mutant names (``module.x_function__mutmut_N``, methods as
 ``module.xǁClassǁmethod__mutmut_N``) by target."""
 
-KILLED = ("killed", "timeout")
-"""A mutant that makes a test fail, or run far longer than it does unmutated, is caught."""
+KILLED = ("killed", "timeout", "segfault")
+"""A mutant that makes a test fail, crash, or run far longer than it does unmutated, is
+caught."""
 
 
-def run(max_children: int) -> None:
-    patterns = [p for globs in TARGETS.values() for p in globs]
-    subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children), *patterns],
-                   cwd=ROOT, check=True)
+def targeted(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, g) for globs in TARGETS.values() for g in globs)
+
+
+def run(max_children: int, only: str) -> None:
+    """``mutmut run`` on every target (``all``), or on those not tested yet (``unchecked``:
+    after an interrupted run) or not killed (``survivors``: after adding tests)."""
+    if only == "all":
+        names = [p for globs in TARGETS.values() for p in globs]
+    else:
+        wanted = {"unchecked": lambda status: status == "not checked",
+                  "survivors": lambda status: status not in KILLED}[only]
+        names = [n for n, status in results().items() if targeted(n) and wanted(status)]
+    if names:
+        subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children), *names],
+                       cwd=ROOT, check=True)
 
 
 def results() -> dict:
@@ -72,11 +85,13 @@ def report(statuses: dict) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    parser.add_argument("--report-only", action="store_true",
-                        help="print the results of the last run without running")
+    parser.add_argument("--only", choices=("all", "unchecked", "survivors", "none"),
+                        default="all", help="which mutants to test: all of them; those not "
+                        "tested yet; those not killed (after adding tests); none (report "
+                        "the last results)")
     args = parser.parse_args()
-    if not args.report_only:
-        run(args.max_children)
+    if args.only != "none":
+        run(args.max_children, args.only)
     report(results())
 
 
