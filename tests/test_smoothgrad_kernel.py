@@ -336,3 +336,22 @@ def test_partial_sums_are_added_in_pass_order_whatever_finishes_first(quad, monk
                                seed=0, threads=threads))
     assert not maps[0].any()  # ((1e20 + 1) - 1e20) / 3
     assert np.array_equal(maps[0], maps[1])
+
+
+def test_a_pass_adds_up_its_rows_in_float64():
+    """In float32, 1e8 + 1 - 1e8 is 0, and 2**24 + 1 is 2**24."""
+    def pass_sums(*values):
+        rows = np.array(values, dtype=np.float32).reshape(len(values), 1, 1, 1)
+        sums = kernel._host_sums(rows, [kernel.Segment(0, 0, len(values))], ("sums", "squares"))
+        return sums["sums"][0, 0, 0, 0], sums["squares"][0, 0, 0, 0]
+
+    assert pass_sums(1e8, 1.0, -1e8)[0] == 1.0
+    assert pass_sums(4096.0, 1.0, -4096.0)[1] == 2 * 2**24 + 1
+
+
+def test_default_threads_are_the_cores_on_the_cpu_and_one_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(kernel, "cpu_cores", lambda: 3)
+    assert kernel.default_threads(CPU) == 3
+    monkeypatch.setattr(kernel, "cpu_cores", lambda: 64)
+    assert kernel.default_threads(CPU) == kernel.MAX_AUTO_THREADS == 8
+    assert kernel.default_threads(xaikit.engine.backend.Device("cuda", 0)) == 1
