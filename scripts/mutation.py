@@ -66,17 +66,20 @@ def results() -> dict:
 
 
 def report(statuses: dict) -> int:
-    """Print the score per target and the survivors; return how many survived."""
-    print(f"\n{'target':24} {'mutants':>7} {'killed':>7} {'score':>7}")
-    survivors, total, caught = [], 0, 0
+    """Print the score per target (caught of the mutants tested) and the survivors; return
+    how many survived."""
+    print(f"\n{'target':24} {'mutants':>7} {'tested':>7} {'caught':>7} {'score':>7}")
+    survivors, totals = [], Counter()
     for target, globs in TARGETS.items():
         names = sorted(n for n in statuses if any(fnmatch.fnmatchcase(n, g) for g in globs))
-        counts = Counter(statuses[n] for n in names)
-        killed = sum(counts[s] for s in KILLED)
-        total, caught = total + len(names), caught + killed
-        survivors += [(n, statuses[n]) for n in names if statuses[n] not in KILLED]
-        print(f"{target:24} {len(names):7} {killed:7} {killed / max(len(names), 1):7.1%}")
-    print(f"{'all':24} {total:7} {caught:7} {caught / max(total, 1):7.1%}")
+        tested = [n for n in names if statuses[n] != "not checked"]
+        caught = sum(statuses[n] in KILLED for n in tested)
+        totals.update(mutants=len(names), tested=len(tested), caught=caught)
+        survivors += [(n, statuses[n]) for n in tested if statuses[n] not in KILLED]
+        print(f"{target:24} {len(names):7} {len(tested):7} {caught:7} "
+              f"{caught / max(len(tested), 1):7.1%}")
+    print(f"{'all':24} {totals['mutants']:7} {totals['tested']:7} {totals['caught']:7} "
+          f"{totals['caught'] / max(totals['tested'], 1):7.1%}")
     for name, status in survivors:
         print(f"  {status}: {name}")
     return len(survivors)
