@@ -29,8 +29,8 @@ TARGETS = {
     "grey sink": ["xaikit.builtins.sinks.grey.*"],
     "manifest": ["xaikit.datasets.manifest.*"],
     "CSV writing": ["xaikit.datasets.nnc_csv.x_write_csv__*"],
-    "atomic write": ["xaikit.run.explanation.x_write_atomically__*",
-                     "xaikit.run.explanation.x__umask__*"],
+    "atomic write": ["xaikit.run.outputs.x_write_atomically__*",
+                     "xaikit.run.outputs.x__umask__*"],
 }
 """What is mutated: mutmut's mutant names (``module.x_function__mutmut_N``, methods as
 ``module.xǁClassǁmethod__mutmut_N``) by target."""

@@ -114,8 +114,10 @@ def test_an_interrupted_run_keeps_the_old_csv_and_the_rerun_does_each_row_once(
               "cli.main(sys.argv[2:])")
     argv = [sys.executable, "-c", script, str(tmp_path), "run", "slow", "-m",
             str(models["grey"]), "-i", str(data), "-o", str(out)]
+    # A shell's background job starts with SIGINT ignored, and its children inherit that.
     proc = subprocess.Popen(argv, env={**os.environ, "HANG": "1"}, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                        signal.SIG_DFL))
     manifest = tmp_path / "out.manifest.jsonl"
     try:
         deadline = time.monotonic() + 120
