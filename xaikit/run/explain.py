@@ -7,7 +7,7 @@ from typing import Any, List, Sequence, Union
 
 import numpy as np
 
-from xaikit.engine.model import LoadedModel
+from xaikit.engine.model import LoadedModel, ModelAdapter
 from xaikit.plugin.errors import ModelError, ParameterError
 from xaikit.plugin.explainer import Attribution
 from xaikit.plugin.manager import registry
@@ -20,15 +20,25 @@ from xaikit.run.images import load_image, read_image
 def load_model(ref: Any, **options: Any) -> LoadedModel:
     """Load a model once to explain many images with it.
 
-    :param ref: a path to an ``.nnp`` file, a function building an nnabla graph
-        (with ``input_shape=(C, H, W)``), or anything an installed adapter accepts.
-    :param options: passed to the adapter.
+    :param ref: a path to an ``.nnp`` or ``.onnx`` file, a function building an nnabla
+        graph (with ``input_shape=(C, H, W)``), or anything an installed adapter accepts.
+    :param options: the adapter's parameters, validated by its ``Params`` schema
+        (``mean=[0.485, 0.456, 0.406]`` for an ``.onnx`` file, say).
     """
     if isinstance(ref, LoadedModel):
+        if options:
+            raise ParameterError(f"{next(iter(options))}: the model is loaded already; "
+                                 "give its options to load_model")
         return ref
-    for reg in reversed(registry().items["adapter"].values()):  # plugins before built-ins
+    adapter = model_adapter(ref)
+    return adapter.load(ref, validate(adapter.Params, options))
+
+
+def model_adapter(ref: Any) -> ModelAdapter:
+    """The adapter that loads ``ref``: plugins' before the built-ins, which take any path."""
+    for reg in reversed(registry().items["adapter"].values()):
         if reg.obj.accepts(ref):
-            return reg.obj.load(ref, **options)
+            return reg.obj
     raise ModelError(f"model: no installed adapter loads a {type(ref).__name__}")
 
 
