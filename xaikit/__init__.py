@@ -2,7 +2,7 @@
 
 from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -37,6 +37,7 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "Preprocessing",
     "RowFailure",
     "Sink",
     "XaikitError",

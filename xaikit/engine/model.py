@@ -180,11 +180,12 @@ class ModelAdapter:
 
     Subclasses set ``name`` and ``description``, a nested ``Params`` schema for the
     options their models take (``xaikit.load_model(path, **options)``, and on the command
-    line ``--<adapter>-<option>``), and implement :meth:`accepts` and :meth:`load`. The :class:`LoadedModel` that ``load`` returns builds a
-    :class:`Graph` per batch size whose ``variables`` hold every intermediate variable
-    by a name that is the same at every batch size (the names of the model file, where
-    it has them) and whose ``layers`` list the functions computing them in forward
-    order: explainers that look inside the network (Grad-CAM) find feature maps there.
+    line ``--<adapter>-<option>``), and implement :meth:`accepts` and :meth:`load`. The
+    :class:`LoadedModel` that ``load`` returns builds a :class:`Graph` per batch size
+    whose ``variables`` hold every intermediate variable by a name that is the same at
+    every batch size (the names of the model file, where it has them) and whose
+    ``layers`` list the functions computing them in forward order: explainers that look
+    inside the network (Grad-CAM) find feature maps there.
     """
 
     name: ClassVar[str]

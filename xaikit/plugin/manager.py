@@ -19,6 +19,7 @@ ENTRY_POINT_GROUP = "xaikit"
 
 DEFAULT_PLUGINS = (
     "xaikit.builtins.adapters.nnp",
+    "xaikit.builtins.adapters.onnx",
     "xaikit.builtins.adapters.graph",
     "xaikit.builtins.sinks.grey",
     "xaikit.builtins.sinks.heatmap",

@@ -73,7 +73,7 @@ def network_proto(network: Any) -> Any:
     return proto
 
 
-def open_model(build: "NetworkBuilder", name: str, num_classes: int, fixed_batch: bool,
+def open_model(build: "NetworkBuilder", name: str, num_classes: Optional[int], fixed_batch: bool,
                *, notes: Tuple[str, ...] = (), **options: Any) -> LoadedModel:
     """The model ``build`` builds, checked at batch size 1 now rather than in a run.
 
