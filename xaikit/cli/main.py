@@ -52,9 +52,11 @@ class ExplainerGroup(click.Group):
         explainer = registry().get("explainer", name)
         schemas = (RunParams, explainer.Params)
         options = [opt for schema in schemas for opt in schema_options(schema)]
+        options += sink_options({o for opt in options for o in opt.opts})
+        options += adapter_options({o for opt in options for o in opt.opts})
         return click.Command(
             name,
-            params=options + sink_options({o for opt in options for o in opt.opts}),
+            params=options,
             callback=lambda **values: run_explainer(name, schemas, values),
             help=explainer.description,
             short_help=explainer.description,
@@ -107,12 +109,48 @@ def sink_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Dict[str, A
     return given
 
 
+def file_adapters() -> List[Any]:
+    """The adapters that read model files, whose parameters the command line offers."""
+    return [reg.obj for reg in registry().items["adapter"].values() if reg.obj.extensions]
+
+
+def adapter_options(taken: Set[str]) -> List[click.Option]:
+    """``--<adapter>-<parameter>`` for the parameters of every adapter that reads files
+    (``--onnx-mean``); an option spelled like another is left out (the other wins)."""
+    return [opt for adapter in file_adapters()
+            for opt in schema_options(adapter.Params, prefix=option_prefix(adapter.name))
+            if taken.isdisjoint(opt.opts)]
+
+
+def model_with_options(ref: str, values: Dict[str, Any], schemas: tuple) -> Any:
+    """``ref`` loaded with the ``--<adapter>-<parameter>`` values given for the adapter
+    that reads it, or ``ref`` itself when none were given; values for another adapter
+    are an error."""
+    own = {field for schema in schemas for field in schema.model_fields}
+    adapter = api.model_adapter(ref)
+    given: Dict[str, Any] = {}
+    for other in file_adapters():
+        for field in other.Params.model_fields:
+            key = option_prefix(other.name) + field
+            value = None if key in own else values.get(key)
+            if value is None:
+                continue
+            if other is not adapter:
+                raise ParameterError(f"{key}: {ref} is read by the {adapter.name} adapter, "
+                                     f"not by {other.name}")
+            given[field] = value
+    if not given:
+        return ref
+    validate(adapter.Params, given, option_prefix(adapter.name))  # names onnx_mean, not mean
+    return api.load_model(ref, **given)
+
+
 def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     run_params, explainer_params = (_validated(schema, values) for schema in schemas)
     output = Path(run_params.output or f"{name}.png")
     sink_params = sink_values(values, schemas)
     choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
-    model = api.load_model(run_params.model)
+    model = api.load_model(model_with_options(run_params.model, values, schemas))
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
     explanations = api.explain(
@@ -143,7 +181,7 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
                            "--image, or a dataset CSV with --input)")
     result = explain_dataset(
         name,
-        model=run_params.model,
+        model=model_with_options(run_params.model, values, schemas),
         input=run_params.input,
         output=run_params.output,
         input_variable=run_params.input_variable,

@@ -190,6 +190,9 @@ class ModelAdapter:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    extensions: ClassVar[Tuple[str, ...]] = ()
+    """Extensions of the model files it reads, its usual one first; the command line
+    offers the parameters of adapters that read files."""
     Params: ClassVar[Type[Params]] = Params
 
     def accepts(self, ref: Any) -> bool:

@@ -31,6 +31,7 @@ MAX_COMPRESSION_RATIO = 200
 class NnpAdapter(ModelAdapter):
     name = "nnp"
     description = "Neural Network Console / nnabla .nnp files (first executor)"
+    extensions = (".nnp",)
 
     def accepts(self, ref: Any) -> bool:
         return isinstance(ref, (str, os.PathLike))

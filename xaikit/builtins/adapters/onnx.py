@@ -51,6 +51,7 @@ PerChannel = Annotated[Tuple[float, ...], BeforeValidator(comma_separated)]
 class OnnxAdapter(ModelAdapter):
     name = "onnx"
     description = "ONNX models (PyTorch, TensorFlow, Keras exports) through nnabla's importer"
+    extensions = (".onnx",)
 
     class Params(xaikit.Params):
         scale: float = Field(
@@ -61,12 +62,12 @@ class OnnxAdapter(ModelAdapter):
             description="Subtracted after scaling, per channel of the network (after "
             "channel_order): one value, or one per channel such as 0.485,0.456,0.406 "
             "(torchvision).",
-            json_schema_extra={"list": True})
+            json_schema_extra={"comma_separated": True})
         std: PerChannel = Field(
             (1.0,), min_length=1, max_length=4,
             description="Divides after the mean is subtracted, per channel, such as "
             "0.229,0.224,0.225 (torchvision).",
-            json_schema_extra={"list": True})
+            json_schema_extra={"comma_separated": True})
         channel_order: Literal["rgb", "bgr"] = Field(
             "rgb", description="Order of the colour channels the network takes.")
         layout: Literal["nchw", "nhwc"] = Field(
@@ -81,7 +82,7 @@ class OnnxAdapter(ModelAdapter):
             description="The graph output whose scores are explained. Default: the first.")
 
     def accepts(self, ref: Any) -> bool:
-        return isinstance(ref, (str, os.PathLike)) and str(ref).lower().endswith(".onnx")
+        return isinstance(ref, (str, os.PathLike)) and str(ref).lower().endswith(self.extensions)
 
     def load(self, ref: Any, params: Params) -> LoadedModel:
         path = Path(ref)
