@@ -10,6 +10,7 @@ imported network then has its batch dimension reopened (:mod:`.networks`).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Set, Tuple
 
@@ -58,13 +59,13 @@ class OnnxAdapter(ModelAdapter):
             1 / 255, gt=0, allow_inf_nan=False,
             description="Pixels (0-255) are multiplied by it first: 1/255 gives 0-1.")
         mean: PerChannel = Field(
-            (0.0,), min_length=1, max_length=4,
+            (0.0,),
             description="Subtracted after scaling, per channel of the network (after "
             "channel_order): one value, or one per channel such as 0.485,0.456,0.406 "
             "(torchvision).",
             json_schema_extra={"comma_separated": True})
         std: PerChannel = Field(
-            (1.0,), min_length=1, max_length=4,
+            (1.0,),
             description="Divides after the mean is subtracted, per channel, such as "
             "0.229,0.224,0.225 (torchvision).",
             json_schema_extra={"comma_separated": True})
@@ -349,7 +350,9 @@ def _import(importer: Any, model: Any, path: Path) -> Any:
                          f"{', '.join(missing)} (opset {opset})")
     importer.import_from_onnx_model(model)
     try:
-        return importer.onnx_model_to_nnp_protobuf().protobuf
+        with warnings.catch_warnings():  # the importer's numpy calls are deprecated ones
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return importer.onnx_model_to_nnp_protobuf().protobuf
     except Exception as exc:  # the importer raises ValueError, KeyError, AssertionError...
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"model: {path}: nnabla's ONNX importer cannot convert it: "
