@@ -312,3 +312,22 @@ def test_cli_refuses_one_adapters_options_for_another_adapters_model(models, ima
     assert result.exit_code == 1
     assert result.output.strip() == (f"error: onnx_mean: {models['grey']} is read by the nnp "
                                      "adapter, not by onnx")
+
+
+def test_dataset_runs_take_the_options_and_redo_maps_when_they_change(onnx_files, tmp_path):
+    from xaikit.testing import make_dataset_csv
+
+    data = make_dataset_csv(tmp_path / "data" / "validation.csv", rows=3, mode="RGB")
+    out = tmp_path / "out.csv"
+    args = ["run", "smoothgrad", "-m", str(onnx_files["dynamic"]), "-i", str(data), "-o",
+            str(out), "-n", "2", "--seed", "0", "--onnx-mean"]
+    first = run_cli(args + ["0.5"])
+    assert first.exit_code == 0, first.output
+    again = xaikit.explain_dataset("smoothgrad", model=xaikit.load_model(
+        onnx_files["dynamic"], mean=0.5), input=data, output=out, num_samples=2, seed=0,
+        progress=False)
+    assert (again.explained, again.reused) == (0, 3)
+    other = xaikit.explain_dataset("smoothgrad", model=xaikit.load_model(
+        onnx_files["dynamic"], mean=0.4), input=data, output=out, num_samples=2, seed=0,
+        progress=False)
+    assert (other.explained, other.reused) == (3, 0)
