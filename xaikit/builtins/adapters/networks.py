@@ -158,8 +158,8 @@ class NetworkBuilder:
             self._bytes = self.proto.SerializeToString()
         proto = nnabla_pb2.NNablaProtoBuf()
         proto.ParseFromString(self._bytes)  # nnabla keeps state in what it builds from
-        graph = ProtoGraph.from_proto(proto, param_scope=self.parameters)
         try:
+            graph = ProtoGraph.from_proto(proto, param_scope=self.parameters)
             network = NnpNetwork(graph.networks[self.network_name], batch_size, callback=None)
         except Exception as exc:  # nnabla raises bare exceptions for shapes that don't fit
             raise ModelError(f"model: {self.source}: cannot build network "
