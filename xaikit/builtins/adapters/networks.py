@@ -38,6 +38,15 @@ def load_parameters(source: Any, extension: str = ".nnp") -> "OrderedDict[str, A
     return parameters
 
 
+def proto_parameters(proto: Any) -> "OrderedDict[str, Any]":
+    """The parameters an ``nnabla_pb2.NNablaProtoBuf`` carries (an ONNX import's)."""
+    from nnabla.utils import nnabla_pb2
+
+    only = nnabla_pb2.NNablaProtoBuf()
+    only.parameter.extend(proto.parameter)
+    return load_parameters(io.BytesIO(only.SerializeToString()), ".protobuf")
+
+
 def reopen_batch(network: Any, input_name: str) -> bool:
     """Rewrite ``network`` (an ``nnabla_pb2.Network``) in place so that its batch
     dimension is open: every variable computed from ``input_name`` whose first dimension is
@@ -117,16 +126,18 @@ class NetworkBuilder:
     per_row: bool = False
     """Build one batch-1 network per row (see :meth:`check_batch`)."""
     source: str = "model"
-    _bytes: bytes = field(default=b"", repr=False)
+    _bytes: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._bytes = self.proto.SerializeToString()
 
     def __call__(self, batch_size: int) -> Graph:
         if self.per_row and batch_size > 1:
             return self._per_row(batch_size)
         variables = self._network(batch_size)
         x = variables[self.input_name]
-        if self.input_to_network is not None:
+        if self.input_to_network is not None:  # the network's input now hangs from x
             x = self._rewire(x, batch_size)
-            variables = {**variables, "input": x}
         return Graph(x, variables[self.output_name], variables, self.layers)
 
     def check_batch(self) -> Optional[str]:
@@ -154,8 +165,6 @@ class NetworkBuilder:
         from nnabla.utils import nnabla_pb2
         from nnabla.utils.nnp_graph import NnpNetwork
 
-        if not self._bytes:
-            self._bytes = self.proto.SerializeToString()
         proto = nnabla_pb2.NNablaProtoBuf()
         proto.ParseFromString(self._bytes)  # nnabla keeps state in what it builds from
         try:
@@ -190,7 +199,7 @@ class NetworkBuilder:
             outputs.append(graph.output)
             if self.logit_name is not None:
                 logits.append(graph.variables[self.logit_name])
-        variables = {"input": x, self.output_name: F.concatenate(*outputs, axis=0)}
+        variables = {self.input_name: x, self.output_name: F.concatenate(*outputs, axis=0)}
         if logits:
             variables[self.logit_name] = F.concatenate(*logits, axis=0)
         return Graph(x, variables[self.output_name], variables, ())
@@ -200,11 +209,6 @@ def _forward(graph: Graph, inputs: np.ndarray) -> np.ndarray:
     graph.input.d = inputs
     graph.output.forward(clear_buffer=True)
     return np.array(graph.output.d, dtype=np.float64).reshape(len(inputs), -1)
-
-
-def serialised(proto: Any) -> io.BytesIO:
-    """``proto`` as a binary file object, for :func:`load_parameters`."""
-    return io.BytesIO(proto.SerializeToString())
 
 
 def _message(exc: BaseException) -> str:

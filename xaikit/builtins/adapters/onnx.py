@@ -22,11 +22,10 @@ import xaikit
 from xaikit import Layer, LoadedModel, ModelAdapter, ModelError, Preprocessing, hookimpl
 from xaikit.builtins.adapters.networks import (
     NetworkBuilder,
-    load_parameters,
     network_proto,
     open_model,
+    proto_parameters,
     reopen_batch,
-    serialised,
 )
 
 INSTALL = "pip install 'xaikit[onnx]' && pip install --no-deps nnabla-converter==1.39.0"
@@ -105,13 +104,12 @@ class OnnxAdapter(ModelAdapter):
             raise xaikit.ParameterError("std: a channel's std is 0")
         logit_name = _logit_name(graph, output_name)
         model = _static(onnx, model, input_name, output_name, batch, path)
-        network = _import(importer, model, path)
+        imported = _import(importer, model, path)
         try:
-            parameters = load_parameters(serialised(network_proto_with_parameters(network)),
-                                         ".protobuf")
+            parameters = proto_parameters(imported)
         except Exception as exc:  # nnabla raises bare exceptions for bad parameters
             raise ModelError(f"model: {path}: cannot load the parameters: {exc}") from None
-        net = network.network[0]
+        net = imported.network[0]
         fixed_batch = reopen_batch(net, input_name)
         names = {v.name for v in net.variable}
         build = NetworkBuilder(
@@ -357,15 +355,6 @@ def _import(importer: Any, model: Any, path: Path) -> Any:
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"model: {path}: nnabla's ONNX importer cannot convert it: "
                          f"{text}") from None
-
-
-def network_proto_with_parameters(proto: Any) -> Any:
-    """``proto``'s parameters alone, for :func:`load_parameters`."""
-    from nnabla.utils import nnabla_pb2
-
-    parameters = nnabla_pb2.NNablaProtoBuf()
-    parameters.parameter.extend(proto.parameter)
-    return parameters
 
 
 def _to_nhwc(x: Any) -> Any:
