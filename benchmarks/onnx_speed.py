@@ -1,9 +1,11 @@
 """SmoothGrad on ONNX models: default settings against one noisy copy per pass.
 
-    .venv/bin/python benchmarks/onnx_speed.py [--rounds 3] [--samples 32] [--size 112]
+    .venv/bin/python benchmarks/onnx_speed.py [--rounds 3] [--samples 32]
+        [--network small|resnet18] [--size 64]
 
-Writes a ResNet-18-shaped classifier (random weights, batch norm with random statistics)
-as ONNX files of every batch shape the adapter handles: a fixed-batch export (batch 1, as
+Writes a residual CNN (random weights, batch norm with random statistics): by default the
+small one of scripts/compare_with_captum.py at 64x64, or ResNet-18; as ONNX files of every
+batch shape the adapter handles: a fixed-batch export (batch 1, as
 ``torch.onnx.export`` writes by default), a dynamic-batch export whose flatten is a Reshape
 computed from the tensor's shape (``x.view(x.size(0), -1)``), an NHWC (TensorFlow-style)
 export, and the fixed-batch ``.nnp`` that nnabla's importer makes of the first (what NNC
@@ -29,10 +31,19 @@ from onnx import TensorProto, helper, numpy_helper
 
 import xaikit
 
+NETWORKS = {
+    # name: (stem kernel and stride, stage widths, blocks per stage, classes)
+    "resnet18": ((7, 2), (64, 128, 256, 512), 2, 1000),
+    "small": ((3, 1), (16, 32, 64), 1, 10),
+}
+"""ResNet-18 (He et al., 2016), and the small residual CNN of
+scripts/compare_with_captum.py."""
 
-def resnet18_onnx(path: Path, size: int, *, batch, layout: str = "nchw",
-                  computed_flatten: bool = False) -> Path:
-    """ResNet-18 (He et al., 2016) as ONNX nodes: 1000 class logits."""
+
+def resnet_onnx(path: Path, size: int, *, batch, network: str = "resnet18",
+                layout: str = "nchw", computed_flatten: bool = False) -> Path:
+    """A residual network of :data:`NETWORKS` as ONNX nodes, written to ``path``."""
+    (stem, stem_stride), widths, blocks, classes = NETWORKS[network]
     rng = np.random.default_rng(0)
     nodes, inits = [], []
     count = [0]
@@ -72,12 +83,12 @@ def resnet18_onnx(path: Path, size: int, *, batch, layout: str = "nchw",
     if layout == "nhwc":
         nodes.append(helper.make_node("Transpose", ["x"], ["x_nchw"], perm=[0, 3, 1, 2]))
         x = "x_nchw"
-    h = conv_bn(x, 3, 64, 7, 2)
+    h = conv_bn(x, 3, widths[0], stem, stem_stride)
     nodes.append(helper.make_node("MaxPool", [h], ["pool"], kernel_shape=[3, 3],
                                   strides=[2, 2], pads=[1, 1, 1, 1]))
-    h, cin = "pool", 64
-    for stage, maps in enumerate((64, 128, 256, 512)):
-        for block in range(2):
+    h, cin = "pool", widths[0]
+    for stage, maps in enumerate(widths):
+        for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
             a = conv_bn(h, cin, maps, 3, stride)
             b = conv_bn(a, maps, maps, 3, 1, relu=False)
@@ -98,12 +109,12 @@ def resnet18_onnx(path: Path, size: int, *, batch, layout: str = "nchw",
                   helper.make_node("Reshape", ["gap", "target"], ["features"])]
     else:
         nodes.append(helper.make_node("Flatten", ["gap"], ["features"], axis=1))
-    nodes.append(helper.make_node("Gemm", ["features", weight((1000, 512)), weight((1000,), 0.01)],
-                                  ["logits"], transB=1))
+    nodes.append(helper.make_node("Gemm", ["features", weight((classes, cin)),
+                                           weight((classes,), 0.01)], ["logits"], transB=1))
     dims = [batch or "batch"] + ([size, size, 3] if layout == "nhwc" else [3, size, size])
-    graph = helper.make_graph(nodes, "resnet18", [
+    graph = helper.make_graph(nodes, network, [
         helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)], [
-        helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch or "batch", 1000])],
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch or "batch", classes])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -140,34 +151,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=32)
-    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--network", choices=sorted(NETWORKS), default="small")
+    parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        fixed = resnet18_onnx(d / "fixed.onnx", args.size, batch=1)
+        write = lambda name, **kw: resnet_onnx(d / name, args.size, network=args.network,  # noqa: E731
+                                               **kw)
+        fixed = write("fixed.onnx", batch=1)
         cases = {
             "fixed-batch export": (fixed, {}),
-            "dynamic-batch export": (resnet18_onnx(d / "dynamic.onnx", args.size, batch=None,
-                                                   computed_flatten=True), {}),
-            "NHWC export": (resnet18_onnx(d / "nhwc.onnx", args.size, batch=1, layout="nhwc"),
-                            {"layout": "nhwc"}),
+            "dynamic-batch export": (write("dynamic.onnx", batch=None, computed_flatten=True),
+                                     {}),
+            "NHWC export": (write("nhwc.onnx", batch=1, layout="nhwc"), {"layout": "nhwc"}),
             "imported .nnp": (imported_nnp(fixed, d / "imported.nnp"), {}),
         }
         rng = np.random.default_rng(1)
-        print(f"ResNet-18 at {args.size}x{args.size}, {args.samples} noisy copies, "
+        print(f"{args.network} at {args.size}x{args.size}, {args.samples} noisy copies, "
               f"median of {args.rounds} rounds")
         print(f"{'':<22} {'ms per copy: default':>20} {'batch 1':>16}")
         print(f"{'model':<22} {'wall':>10} {'CPU':>9} {'wall':>9} {'CPU':>9} {'speed-up':>9} "
               f"{'map difference':>15}")
         for label, (path, options) in cases.items():
             model = xaikit.load_model(path, **options)
+            for note in model.notes:
+                print(f"note: {note}")
             image = rng.uniform(-2, 2, model.input_shape).astype(np.float32)
             fast, fast_cpu, fast_map = timed(model, image, args.samples, args.rounds)
             slow, slow_cpu, slow_map = timed(model, image, args.samples, args.rounds,
                                              batch_size=1, threads=1)
             difference = np.abs(fast_map - slow_map).max() / np.abs(slow_map).max()
-            print(f"{label:<22} {fast * 1e3:>10.1f} {fast_cpu * 1e3:>9.1f} {slow * 1e3:>9.1f} "
-                  f"{slow_cpu * 1e3:>9.1f} {slow / fast:>8.2f}x {difference:>15.1e}")
+            print(f"{label:<22} {fast * 1e3:>10.2f} {fast_cpu * 1e3:>9.2f} {slow * 1e3:>9.2f} "
+                  f"{slow_cpu * 1e3:>9.2f} {slow / fast:>8.2f}x {difference:>15.1e}")
 
 
 if __name__ == "__main__":
