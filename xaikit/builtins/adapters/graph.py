@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import nnabla as nn
 from pydantic import Field, PositiveInt
 
-from xaikit.engine.backend import nn
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
-from xaikit.plugin.errors import ModelError
-from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.params import Params
+from xaikit import Graph, Layer, LoadedModel, ModelAdapter, ModelError, Params, hookimpl
 
 
 class GraphAdapter(ModelAdapter):

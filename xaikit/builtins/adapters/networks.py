@@ -17,7 +17,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+import nnabla as nn
+import nnabla.functions as F
 import numpy as np
+from nnabla.core.graph_def import ProtoGraph
+from nnabla.utils import nnabla_pb2
+from nnabla.utils.nnp_graph import NnpNetwork
 
 from xaikit import Graph, Layer, LoadedModel, ModelError
 
@@ -30,8 +35,6 @@ CHECK_ROWS = 2
 def load_parameters(source: Any, extension: str = ".nnp") -> "OrderedDict[str, Any]":
     """The parameters of an ``.nnp`` file or of a serialised protobuf, by name, as nnabla
     variables. ``source`` is a path or a binary file object."""
-    import nnabla as nn
-
     parameters: "OrderedDict[str, Any]" = OrderedDict()
     nn.graph_def.load(source, parameter_only=True, parameter_scope=parameters,
                       extension=extension)
@@ -40,8 +43,6 @@ def load_parameters(source: Any, extension: str = ".nnp") -> "OrderedDict[str, A
 
 def proto_parameters(proto: Any) -> "OrderedDict[str, Any]":
     """The parameters an ``nnabla_pb2.NNablaProtoBuf`` carries (an ONNX import's)."""
-    from nnabla.utils import nnabla_pb2
-
     only = nnabla_pb2.NNablaProtoBuf()
     only.parameter.extend(proto.parameter)
     return load_parameters(io.BytesIO(only.SerializeToString()), ".protobuf")
@@ -75,8 +76,6 @@ def reopen_batch(network: Any, input_name: str) -> bool:
 
 def network_proto(network: Any) -> Any:
     """An ``nnabla_pb2.NNablaProtoBuf`` holding ``network`` alone."""
-    from nnabla.utils import nnabla_pb2
-
     proto = nnabla_pb2.NNablaProtoBuf()
     proto.network.add().CopyFrom(network)
     return proto
@@ -89,8 +88,6 @@ def open_model(build: "NetworkBuilder", name: str, num_classes: Optional[int], f
     A network whose batch size was fixed is first compared at two batch sizes
     (:meth:`NetworkBuilder.check_batch`). ``options`` go to :class:`xaikit.LoadedModel`.
     """
-    import nnabla as nn
-
     if fixed_batch:
         with nn.parameter_scope("xaikit_batch_check"):
             why = build.check_batch()
@@ -161,10 +158,6 @@ class NetworkBuilder:
         return why
 
     def _network(self, batch_size: int) -> Dict[str, Any]:
-        from nnabla.core.graph_def import ProtoGraph
-        from nnabla.utils import nnabla_pb2
-        from nnabla.utils.nnp_graph import NnpNetwork
-
         proto = nnabla_pb2.NNablaProtoBuf()
         proto.ParseFromString(self._bytes)  # nnabla keeps state in what it builds from
         try:
@@ -178,17 +171,12 @@ class NetworkBuilder:
 
     def _rewire(self, network_input: Any, batch_size: int) -> Any:
         """A new graph input whose :attr:`input_to_network` feeds the network."""
-        import nnabla as nn
-
         x = nn.Variable((batch_size,) + tuple(self.input_shape))
         network_input.rewire_on(self.input_to_network(x))
         return x
 
     def _per_row(self, batch_size: int) -> Graph:
         """``batch_size`` batch-1 networks side by side: input, output and logit only."""
-        import nnabla as nn
-        import nnabla.functions as F
-
         x = nn.Variable((batch_size,) + tuple(self.input_shape))
         rows = F.split(x, axis=0)
         outputs: List[Any] = []
