@@ -1,7 +1,7 @@
 """SmoothGrad on ONNX models: default settings against one noisy copy per pass.
 
     .venv/bin/python benchmarks/onnx_speed.py [--rounds 3] [--samples 32]
-        [--network small|resnet18] [--size 64]
+        [--network small|tiny|resnet18] [--size 64]
 
 Writes a residual CNN (random weights, batch norm with random statistics): by default the
 small one of scripts/compare_with_captum.py at 64x64, or ResNet-18; as ONNX files of every
@@ -35,9 +35,11 @@ NETWORKS = {
     # name: (stem kernel and stride, stage widths, blocks per stage, classes)
     "resnet18": ((7, 2), (64, 128, 256, 512), 2, 1000),
     "small": ((3, 1), (16, 32, 64), 1, 10),
+    "tiny": ((3, 1), (8, 16), 1, 10),
 }
-"""ResNet-18 (He et al., 2016), and the small residual CNN of
-scripts/compare_with_captum.py."""
+"""ResNet-18 (He et al., 2016), the small residual CNN of scripts/compare_with_captum.py,
+and a tiny one for digit-sized images, whose passes cost more in overhead than in
+arithmetic."""
 
 
 def resnet_onnx(path: Path, size: int, *, batch, network: str = "resnet18",
