@@ -1,5 +1,7 @@
 """Several sinks and classes in one run: which files, under which names."""
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +10,7 @@ from PIL import Image
 
 import xaikit
 from xaikit.plugin.manager import registry
-from xaikit.run.outputs import output_path
+from xaikit.run.outputs import output_path, write_atomically
 
 
 def sink(name):
@@ -79,3 +81,28 @@ def test_parameters_for_a_sink_not_chosen_are_refused(two_classes, tmp_path):
         xaikit.write_outputs(two_classes[0], tmp_path / "map.png", ["panel"],
                              {"panel": {"tile_size": 3}})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_atomic_write_goes_through_a_hidden_file_and_gets_ordinary_permissions(tmp_path):
+    path, used = tmp_path / "map.png", []
+
+    def write(tmp):
+        used.append(tmp)
+        tmp.write_bytes(b"picture")
+
+    mask = os.umask(0o022)
+    try:
+        write_atomically(path, write)
+    finally:
+        os.umask(mask)
+    (tmp,) = used
+    assert tmp.parent == tmp_path and tmp.name.startswith(".map.") and tmp.suffix == ".png"
+    assert path.read_bytes() == b"picture" and not tmp.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # 0o666 less the umask
+
+
+def test_an_output_inside_a_file_gives_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(xaikit.XaikitError) as error:
+        write_atomically(tmp_path / "file" / "map.png", lambda tmp: None)
+    assert str(error.value) == f"output: cannot write {tmp_path}/file/map.png: File exists"
