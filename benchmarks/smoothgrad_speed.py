@@ -124,14 +124,13 @@ def nnc_loop(path: Path, class_index: int):
 
 def worker(case: str, method: str, path: Path, repeats: int) -> dict:
     import xaikit
-    from xaikit.engine.passes import MEMORY_BUDGET
-    from xaikit.run.images import load_image
+    from xaikit.engine.gradients import MEMORY_BUDGET
 
     spec = CASES[case]
     n, c = spec["num_samples"], spec["class_index"]
     model = xaikit.load_model(path)
     if case == "digits":
-        image = load_image(ROOT / "demo/images/digit_3.png", model)
+        image = xaikit.load_image(ROOT / "demo/images/digit_3.png", model)
     else:
         image = np.random.default_rng(0).random(model.input_shape, dtype=np.float32)
     flops = 2 * forward_flops(model)

@@ -59,7 +59,7 @@ def test_graphs_compute_no_parameter_gradients(models):
     leaves = []
     graph.output.visit(lambda f: leaves.extend(v for v in f.inputs if v.parent is None))
     assert len(leaves) == 5 and not any(v.need_grad for v in leaves)  # input, W and b twice
-    input_gradients(model, np.ones((2,) + model.input_shape, np.float32), 1)
+    input_gradients(model, np.ones((2,) + model.input_shape, np.float32), 1, batch_size=2)
     assert graph.input.need_grad
 
 
