@@ -22,11 +22,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, F, nn
-from xaikit.engine.gradients import (
-    default_batch_size,
-    default_threads,
-    gradient_pass,
-)
+from xaikit.engine.gradients import default_batch_size, default_threads, gradient_pass
 from xaikit.engine.model import LoadedModel
 from xaikit.engine.noise import NoisyCopies, Smoothing, concatenate
 from xaikit.engine.threads import ordered_map

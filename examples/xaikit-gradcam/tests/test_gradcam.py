@@ -195,3 +195,21 @@ def test_a_second_gradcam_is_refused_naming_both_plugins(tiny_nnp, tiny_image):
                               num_samples=2).attribution.shape == (1, 8, 8)
     finally:
         xaikit.unregister_plugin(name)
+
+
+def test_smoothed_over_noisy_copies_the_seeded_map_repeats_and_differs_from_plain(tmp_path):
+    demo = ["-m", DEMO / "digits.nnp", "-i", DEMO / "images" / "digit_3.png", "-c", "3"]
+    smoothed = ["--smooth-samples", "8", "--seed", "0"]
+    for out, options in [("a.npy", smoothed), ("b.npy", smoothed), ("plain.npy", [])]:
+        result = run_cli(["run", "gradcam", *demo, *options, "-o", tmp_path / out])
+        assert result.exit_code == 0, result.output
+    a, b, plain = (np.load(tmp_path / out) for out in ("a.npy", "b.npy", "plain.npy"))
+    assert np.array_equal(a, b)
+    assert a.shape == plain.shape == (1, 28, 28) and not np.allclose(a, plain, rtol=0.05)
+    # The mean of the Grad-CAM maps of the seeded noisy copies, each explained alone.
+    model = xaikit.load_model(DEMO / "digits.nnp")
+    image = xaikit.load_image(DEMO / "images" / "digit_3.png", model)
+    copies = xaikit.Smoothing(8, seed=0).copies(image, seed=0)
+    maps = [xaikit.explain("gradcam", model=model, image=c, class_index=3).attribution
+            for c in copies]
+    np.testing.assert_allclose(a, np.mean(maps, axis=0), rtol=1e-4, atol=1e-6)
