@@ -8,7 +8,7 @@ import pytest
 
 import xaikit
 from xaikit.engine import gradients
-from xaikit.testing import make_dataset_csv, run_cli
+from xaikit.testing import check_explainer, make_dataset_csv, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ["-m", ROOT / "demo/digits.nnp", "-i", ROOT / "demo/images/digit_3.png", "-c", "3"]
@@ -122,6 +122,11 @@ def test_smoothed_gradient_is_smoothgrad(models, images, variant):
     gradient = xaikit.explain("gradient", smooth_samples=12, smooth_noise_level=0.25,
                               smooth_variant=variant, batch_size=5, **common)
     assert np.array_equal(gradient.attribution, smoothgrad.attribution)
+
+
+@pytest.mark.parametrize("params", [{}, {"score": "logit", "batch_size": 1, "threads": 2}])
+def test_the_gradient_explainer_keeps_the_contract(params):
+    check_explainer("gradient", **params)
 
 
 def test_gradient_is_the_input_gradient(models, images):

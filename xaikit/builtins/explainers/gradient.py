@@ -15,7 +15,7 @@ class Gradient(xaikit.Explainer):
 
     name = "gradient"
     description = "Gradient: the input gradient of the class score (arXiv:1312.6034)"
-
+    nnc_column = "Gradient"
     Params = xaikit.GradientParams
 
     def explain(self, model, image, class_index, params) -> np.ndarray:
