@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from xaikit.engine.model import LoadedModel
-from xaikit.engine.noise import Smoothing
+from xaikit.engine.noise import VARIANTS, Smoothing
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.params import Params, validate
 
@@ -40,7 +40,7 @@ class SmoothParams(Params):
         description="Noise standard deviation of the --smooth-samples copies as a fraction "
         "of the preprocessed image's value range (max - min), as SmoothGrad's noise_level.",
     )
-    smooth_variant: Literal["smoothgrad", "smoothgrad_sq", "vargrad"] = Field(
+    smooth_variant: Literal[VARIANTS] = Field(
         "smoothgrad",
         description="How the copies' maps make one: smoothgrad, their mean; smoothgrad_sq, "
         "the mean of their squares; vargrad, their variance.",
