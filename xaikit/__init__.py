@@ -8,7 +8,8 @@ tests). The subpackages (``xaikit.plugin``, ``xaikit.engine``, ``xaikit.run``,
 in any release.
 """
 
-from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.datasets.result import DatasetResult, RowFailure
+from xaikit.datasets.run import explain_dataset
 from xaikit.engine.backend import CPU, Device
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
@@ -19,6 +20,7 @@ from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
     ModelError,
+    OutputError,
     ParameterError,
     PluginError,
     XaikitError,
@@ -29,9 +31,8 @@ from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plu
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
 from xaikit.run.explain import explain, explainers, load_model, sinks
-from xaikit.run.explanation import Explanation
+from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
-from xaikit.run.outputs import OutputFile, write_outputs
 
 __all__ = [
     "CPU",
@@ -48,6 +49,7 @@ __all__ = [
     "LoadedModel",
     "ModelAdapter",
     "ModelError",
+    "OutputError",
     "OutputFile",
     "ParameterError",
     "Params",
