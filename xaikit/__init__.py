@@ -12,7 +12,7 @@ from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
 from xaikit.engine.backend import CPU, Device
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.engine.noise import Smoothing
 from xaikit.engine.params import GradientParams
 from xaikit.engine.passes import smoothed_gradients
@@ -55,6 +55,7 @@ __all__ = [
     "Params",
     "PluginError",
     "PluginWarning",
+    "Preprocessing",
     "RowFailure",
     "Sink",
     "Smoothing",
