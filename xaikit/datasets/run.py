@@ -5,11 +5,15 @@ Each row's map goes to ``<output without extension>/<row // 1000, 4 digits>/<row
 output CSV is the input CSV with a first column (the explainer's ``nnc_column``) holding
 each map's path relative to the output CSV's folder, empty for rows that failed, a further
 column per further sink (``<nnc_column>.<sink>``), and at the end the class explained, its
-name when labels are given, and the model's score for it. Rows are
-explained ``chunk_size`` at a time through :meth:`Explainer.explain_batch`, so small inputs
-share forward and backward passes; the explainer's parameters (its ``seed`` too) reach every
-row as given, so a seeded row's map is the one a single-image run with that seed makes,
-whatever the chunking and however often the run was resumed.
+name when labels are given, and the model's score for it.
+
+Rows are explained in blocks of ``chunk_size`` (rows 0 to 31, 32 to 63...), one
+:meth:`Explainer.explain_batch` call each, so small inputs share forward and backward
+passes. A block is always explained whole, the rows whose maps are kept included, so a
+row's map does not depend on how the run was resumed, how many workers it had or where its
+block ran: with a seed, the same data gives the same maps, bit for bit. The client alone
+reads images and writes maps, manifest and CSV; the blocks are explained in this process
+or, with ``workers`` or ``scheduler``, on Dask workers (:mod:`xaikit.datasets.distributed`).
 """
 
 from __future__ import annotations
@@ -19,22 +23,33 @@ import re
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
-import numpy as np
-
+from xaikit.datasets.attribute import Attributed, Chunk, Executor, Item, Outcome, attribute_chunk
+from xaikit.datasets.folder import folder_dataset
 from xaikit.datasets.manifest import Manifest, manifest_path, model_fingerprint
 from xaikit.datasets.nnc_csv import DatasetCSV, label_class, read_dataset_csv, write_csv
 from xaikit.datasets.progress import progress_counter
 from xaikit.engine.model import LoadedModel
-from xaikit.plugin.errors import ImageError, ParameterError, XaikitError
-from xaikit.plugin.explainer import Attribution, Explainer
+from xaikit.plugin.errors import ImageError, ParameterError
+from xaikit.plugin.explainer import Explainer
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import Params, RunParams, validate
-from xaikit.run.classes import class_names
-from xaikit.run.explain import load_model
+from xaikit.run.classes import PREDICTED, class_names
+from xaikit.run.explain import check_class_index, load_model
 from xaikit.run.explanation import Explanation
 from xaikit.run.images import load_image, read_image
 from xaikit.run.outputs import SinkParams, choose_sinks, output_path, write_outputs
@@ -44,10 +59,10 @@ WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 MAP_SUFFIX = ".png"
 """Map names end as NNC's do; a sink that writes no PNG uses its own extension."""
 CHUNK_SIZE = 32
-"""Rows per :meth:`Explainer.explain_batch` call."""
+"""Rows per :meth:`Explainer.explain_batch` call: the size of a block."""
+LABEL = "label"
+"""The class of a row by default: the one its label names."""
 
-Explained = List[Tuple[Tuple[int, np.ndarray], Attribution, float]]
-"""A chunk's ``((row, pixels), attribution, score)`` triples."""
 
 
 @dataclass(frozen=True)
@@ -105,20 +120,24 @@ def explain_dataset(
     sinks: Sequence[str] = (),
     sink_params: Optional[SinkParams] = None,
     labels: Union[str, "os.PathLike[str]", Sequence[str], None] = None,
+    class_index: Union[int, str, None] = None,
+    workers: Optional[int] = None,
+    scheduler: Any = None,
     **params: Any,
 ) -> DatasetResult:
-    """Explain every row of a dataset CSV: the image in ``input_variable`` for the class
-    its ``label_variable`` names.
+    """Explain every row of a dataset CSV, or every image under a folder.
 
-    A row's label is a class index, or a one-hot or score vector (``y__0, y__1...``)
-    whose argmax is the class; a model with one output (a binary classifier), or a label
-    vector whose width differs from the model's output, is explained at class 0. Rows
-    whose map exists from an earlier run with the same explainer, parameters, model,
-    image and class are kept unless ``overwrite``.
+    A row's class is by default the one its ``label_variable`` names: a class index, or a
+    one-hot or score vector (``y__0, y__1...``) whose argmax is the class; a model with one
+    output (a binary classifier), or a label vector whose width differs from the model's
+    output, is explained at class 0. Rows whose map exists from an earlier run with the
+    same explainer, parameters, model, image and class are kept unless ``overwrite``.
 
     :param explainer: an installed explainer's name.
-    :param model: a :class:`LoadedModel` or anything :func:`xaikit.load_model` takes.
-    :param input: the dataset CSV.
+    :param model: a :class:`LoadedModel` or anything :func:`xaikit.load_model` takes
+        (a file, for ``workers`` and ``scheduler``: workers load it themselves).
+    :param input: the dataset CSV; or a folder, whose image files (recursively, sorted,
+        the formats Pillow reads) are the rows, explained for their predicted class.
     :param output: the output CSV; default ``<explainer>.csv``.
     :param progress: True: a progress bar; False: silent; None: a bar when stderr is a
         terminal, else a line every 30 seconds. Notes go to stderr unless False.
@@ -128,10 +147,19 @@ def explain_dataset(
     :param sink_params: the sinks' parameters by sink name.
     :param labels: class names (a file with one per line, or a list) for the output CSV
         and the panels.
+    :param class_index: the class to explain: None, each row's label (a folder's rows:
+        the predicted class); ``"predicted"``, the class the model predicts for each row;
+        an index, that class for every row.
+    :param workers: explain on a local Dask cluster of this many worker processes,
+        started for the run and closed after (``pip install 'xaikit[dask]'``).
+    :param scheduler: explain on an existing Dask cluster: its scheduler's address
+        (``tcp://host:8786``) or a ``distributed.Client``.
     :param params: the explainer's parameters.
     :returns: the counts, failures and paths. A row that fails (unreadable image, bad
         label) does not stop the run; it is listed in ``<output stem>.errors.csv``.
-    :raises XaikitError: before any work, for bad parameters, CSV or model.
+    :raises XaikitError: before any work, for bad parameters, CSV or model; during a
+        distributed run, when the scheduler is lost or a worker lacks the explainer
+        (the maps finished so far are kept for the next run).
     """
     algorithm: Explainer = registry().get("explainer", explainer)
     checked = validate(algorithm.Params, params)
@@ -139,10 +167,15 @@ def explain_dataset(
                                "label_variable": label_variable, "overwrite": overwrite})
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError(f"chunk_size: must be a positive integer (got {chunk_size!r})")
+    folder = Path(run.input).is_dir()
     out = output_csv(output, explainer, Path(run.input))
     chosen = choose_sinks(Path("map" + MAP_SUFFIX), sinks, sink_params)
-    data = read_dataset_csv(run.input, run.input_variable, run.label_variable)
+    if folder:
+        data = folder_dataset(Path(run.input), out, run.input_variable)
+    else:
+        data = read_dataset_csv(run.input, run.input_variable, run.label_variable)
     loaded = load_model(model)
+    classes = dataset_classes(class_index, loaded, folder)
     names = class_names(labels, loaded.num_classes)
     notes: List[str] = []
 
@@ -154,19 +187,62 @@ def explain_dataset(
     for message in loaded.notes:
         note(message)
     width = len(data.label_columns)
-    if loaded.num_classes > 1 and width > 1 and width != loaded.num_classes:
+    if (classes == LABEL and loaded.num_classes > 1 and width > 1
+            and width != loaded.num_classes):
         note(f"label_variable {run.label_variable!r} has {width} columns and {loaded.name} "
              f"{loaded.num_classes} outputs: every row explains class 0, as NNC does")
     settings = {"explainer": explainer, "params": checked.model_dump(mode="json"),
                 "model": model_fingerprint(model, loaded),
                 "sinks": {sink.name: p.model_dump(mode="json") for sink, p in chosen},
                 "labels": names}
-    manifest, redo = Manifest.load(manifest_path(out), settings, run.overwrite)
-    if redo:
-        note(redo)
+    if classes != LABEL:  # label runs keep the manifests of earlier versions
+        settings["classes"] = classes
     outputs = ([sink.name for sink, _ in chosen], {sink.name: p.model_dump() for sink, p in chosen})
-    return _Run(algorithm, checked, loaded, data, out, manifest, note, notes, outputs,
-                names).run(progress, chunk_size)
+    with executor(algorithm, checked, model, loaded, workers, scheduler, note) as execute:
+        manifest, redo = Manifest.load(manifest_path(out), settings, run.overwrite)
+        if redo:
+            note(redo)
+        return _Run(algorithm, checked, loaded, data, out, manifest, note, notes, outputs,
+                    names, classes).run(progress, chunk_size, execute)
+
+
+def dataset_classes(class_index: Union[int, str, None], model: LoadedModel,
+                    folder: bool) -> Union[int, str]:
+    """What a dataset run explains: :data:`LABEL` (each row's label), ``"predicted"``, or
+    one class index for every row. A folder has no labels: its rows' predicted class."""
+    if class_index is None:
+        return PREDICTED if folder else LABEL
+    if class_index == LABEL:
+        if folder:
+            raise ParameterError("class_index: a folder has no labels: explain 'predicted' "
+                                 "or a class index")
+        return LABEL
+    target = validate(RunParams, {"class_index": class_index}).class_index
+    if isinstance(target, list):
+        raise ParameterError("class_index: a dataset run explains one class per row: "
+                             "an index, 'predicted' or (for a CSV) 'label'")
+    if target != PREDICTED:
+        check_class_index(target, model)
+    return target
+
+
+@contextmanager
+def executor(algorithm: Explainer, params: Params, ref: Any, model: LoadedModel,
+             workers: Optional[int], scheduler: Any,
+             note: Callable[[str], None]) -> Iterator[Executor]:
+    """Where chunks are explained: in this process, or on Dask workers."""
+    if workers is None and scheduler is None:
+        yield lambda chunks: ((chunk, attribute_chunk(algorithm, params, model, chunk.items))
+                              for chunk in chunks)
+        return
+    try:
+        from xaikit.datasets.distributed import dask_executor
+    except ImportError as exc:
+        option = "workers" if workers is not None else "scheduler"
+        raise ParameterError(f"{option}: needs Dask ({exc.name or exc} is missing): "
+                             f"pip install 'xaikit[dask]'") from None
+    with dask_executor(algorithm, params, ref, workers, scheduler, note) as execute:
+        yield execute
 
 
 def output_csv(output: Union[str, "os.PathLike[str]", None], explainer: str, input: Path) -> Path:
@@ -208,19 +284,20 @@ class _Run:
                  data: DatasetCSV, output: Path, manifest: Manifest,
                  note: Callable[[str], None], notes: List[str],
                  outputs: Tuple[List[str], Dict[str, Dict[str, Any]]],
-                 names: Optional[List[str]]) -> None:
+                 names: Optional[List[str]], classes: Union[int, str]) -> None:
         self.algorithm, self.params, self.model = algorithm, params, model
         self.data, self.output, self.manifest = data, output, manifest
         self.note, self.notes = note, notes
         self.sinks, self.sink_params = outputs
-        self.names = names
+        self.names, self.mode = names, classes
         self.originals: Dict[int, Any] = {}
         self.dumped_params = params.model_dump()
         self.maps: List[Optional[Path]] = [None] * len(data.rows)
         self.failures: Dict[int, RowFailure] = {}
-        self.classes: Dict[int, int] = {}
+        self.classes: Dict[int, Optional[int]] = {}
+        """Row -> the class to explain (None: the predicted one), for rows with a label."""
 
-    def run(self, show: Optional[bool], chunk_size: int) -> DatasetResult:
+    def run(self, show: Optional[bool], chunk_size: int, execute: Executor) -> DatasetResult:
         todo = self._plan()
         reused = sum(path is not None for path in self.maps)
         counter = progress_counter(len(self.maps), len(self.maps) - len(todo),
@@ -233,10 +310,8 @@ class _Run:
             # One chunk's maps are written while the next chunk is explained.
             with ThreadPoolExecutor(max_workers=1) as writer:
                 try:
-                    for first in range(0, len(todo), chunk_size):
-                        chunk = todo[first:first + chunk_size]
-                        pending.append(writer.submit(self._save, self._explain(chunk),
-                                                     len(chunk)))
+                    for chunk, outcomes in execute(self._chunks(todo, chunk_size)):
+                        pending.append(writer.submit(self._save, chunk, outcomes))
                         while len(pending) > 1:
                             done += _saved(pending.pop(0), counter)
                 finally:
@@ -264,8 +339,7 @@ class _Run:
             try:
                 if not image:
                     raise ValueError("the image path is empty")
-                self.classes[row] = label_class(self.data.label_cells(row),
-                                                self.model.num_classes)
+                self.classes[row] = self._class(row)
             except ValueError as exc:
                 self._fail(row, str(exc))
                 continue
@@ -278,57 +352,65 @@ class _Run:
                 todo.append(row)
         return todo
 
-    def _explain(self, rows: Sequence[int]) -> Explained:
-        """Load the images of ``rows`` and explain them: ``((row, pixels), attribution)``."""
-        ready = []
-        for row in rows:
-            path = self.data.image_path(row)
-            try:
-                original = read_image(path)
-                ready.append((row, load_image(original, self.model)))
-                self.originals[row] = original  # for sinks that overlay the map on it
-            except ImageError as exc:
-                self._fail(row, _reason(exc, path, self.data.image_cell(row)))
-        return self._attribute(ready)
+    def _class(self, row: int) -> Optional[int]:
+        if self.mode == LABEL:
+            return label_class(self.data.label_cells(row), self.model.num_classes)
+        return None if self.mode == PREDICTED else int(self.mode)
 
-    def _save(self, results: Explained, rows: int) -> int:
-        """Write the maps of a chunk and record them in the manifest; returns ``rows``."""
-        for (row, pixels), attribution, score in results:
-            index = self.classes[row]
+    def _chunks(self, todo: List[int], size: int) -> Iterator[Chunk]:
+        """The blocks of ``size`` rows holding rows to do, each read whole (its rows with
+        maps too, so that the explainer sees the same block as in any other run); a row
+        whose image cannot be read fails here."""
+        blocks: Dict[int, List[int]] = {}
+        for row in todo:
+            blocks.setdefault(row // size, []).append(row)
+        for block, rows in blocks.items():
+            wanted = frozenset(rows)
+            items = []
+            for row in range(block * size, min((block + 1) * size, len(self.maps))):
+                if row not in self.classes:  # a bad label: no map, ever
+                    continue
+                path = self.data.image_path(row)
+                try:
+                    original = read_image(path)
+                    items.append(Item(row, load_image(original, self.model), self.classes[row]))
+                except ImageError as exc:
+                    if row in wanted:
+                        self._fail(row, _reason(exc, path, self.data.image_cell(row)))
+                    continue
+                if row in wanted:
+                    self.originals[row] = original  # for sinks that overlay the map on it
+            yield Chunk(items, wanted)
+
+    def _save(self, chunk: Chunk, outcomes: List[Outcome]) -> int:
+        """Write the maps of a chunk's rows to do and record them in the manifest; returns
+        how many rows it had to do."""
+        pixels = {item.row: item.pixels for item in chunk.items}
+        for outcome in outcomes:
+            row = outcome.row
+            if row not in chunk.todo:
+                continue
+            if not isinstance(outcome, Attributed):
+                self._fail(row, outcome.reason)
+                continue
+            index = outcome.class_index
             explanation = Explanation(
-                attribution=attribution.values, input=pixels, class_index=index,
+                attribution=outcome.attribution.values, input=pixels[row], class_index=index,
                 explainer=self.algorithm.name, params=self.dumped_params,
-                model=self.model.name, score=score,
+                model=self.model.name, score=outcome.score,
                 class_name=self.names[index] if self.names else None,
                 image=self.originals.pop(row, None),
                 reported={"row": row, "image": self.data.image_cell(row),
-                          **attribution.metadata},
+                          **outcome.attribution.metadata},
             )
             written = write_outputs(explanation, map_file(self.output, row), self.sinks,
                                     self.sink_params)
             self.maps[row] = written[0].path
             entry = self._entry(row)
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
-                self.manifest.add(row, {**entry, "score": score})
+                self.manifest.add(row, {**entry, "class": index, "score": outcome.score})
         self.manifest.flush()
-        return rows
-
-    def _attribute(self, ready: List[Tuple[int, np.ndarray]]) -> Explained:
-        """``((row, pixels), attribution)`` pairs; an explainer's error fails only its row."""
-        if not ready:
-            return []
-        images = np.stack([pixels for _, pixels in ready])
-        classes = [self.classes[row] for row, _ in ready]
-        try:
-            attributions = self.algorithm.explain_batch(self.model, images, classes, self.params)
-        except XaikitError as exc:
-            if len(ready) == 1:
-                self._fail(ready[0][0], str(exc))
-                return []
-            return [triple for item in ready for triple in self._attribute([item])]
-        scores = self.model.predict(images)[np.arange(len(ready)), classes]
-        return [(item, Attribution.of(result), float(score))
-                for item, result, score in zip(ready, attributions, scores)]
+        return len(chunk.todo)
 
     def _fail(self, row: int, reason: str) -> None:
         self.failures[row] = RowFailure(row, self.data.image_cell(row), reason)
@@ -339,13 +421,17 @@ class _Run:
                 stale.unlink()
 
     def _entry(self, row: int) -> Optional[Dict[str, Any]]:
-        """What ``row``'s map depends on besides the settings: the image file and the class."""
+        """What ``row``'s map depends on besides the settings: the image file and, unless
+        the model predicts it, the class."""
         try:
             stat = self.data.image_path(row).stat()
         except OSError:
             return None
-        return {"image": self.data.image_cell(row), "size": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns, "class": self.classes[row]}
+        entry: Dict[str, Any] = {"image": self.data.image_cell(row), "size": stat.st_size,
+                                 "mtime_ns": stat.st_mtime_ns}
+        if self.classes[row] is not None:
+            entry["class"] = self.classes[row]
+        return entry
 
     def _finish(self) -> None:
         """Write the output CSV, the errors file (or remove a stale one), the manifest."""
@@ -356,14 +442,14 @@ class _Run:
                   + (["class_name:explained"] if self.names else []) + ["score:model output"])
         table = [header]
         for row, (path, cells) in enumerate(zip(self.maps, self.data.rows)):
-            done = path is not None and row in self.manifest.done
+            done = self.manifest.done.get(row) if path is not None else None
             files = ([p.as_posix() for p in map_files(relative, row, self.sinks)] if done
                      else [""] * len(self.sinks))
-            index = self.classes.get(row) if done else None
+            index = done.get("class") if done else None
             facts = ["" if index is None else str(index)]
             if self.names:
                 facts.append("" if index is None else self.names[index])
-            score = self.manifest.done[row].get("score") if done else None
+            score = done.get("score") if done else None
             facts.append("" if score is None else f"{score:.6g}")
             table.append(files + cells + facts)
         write_csv(self.output, table)

@@ -1,0 +1,291 @@
+"""Dataset runs on Dask: the chunks explained by the workers of a cluster.
+
+The client (the process running the dataset run) reads the images, sends each chunk's
+preprocessed pixels with the class to explain, and alone writes maps, manifest and CSV, so
+that a distributed run resumes, overwrites and reports exactly as one in-process. Workers
+need xaikit and the explainer's plugin, nothing else: no shared files. The model travels
+once per worker and run, in a worker plugin (:class:`ModelOnWorkers`) that the scheduler
+also hands to workers that join later; each worker process loads it once, on its first
+chunk, and keeps it by content hash while any run uses it.
+
+A worker plans a chunk's passes for the client's core count (:func:`planned_cores`), as the
+default batch size follows it; with the same versions installed, a seeded run's maps are
+then the in-process ones, bit for bit, however the chunks land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+import cloudpickle
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
+from distributed.client import FutureCancelledError
+from distributed.scheduler import KilledWorker
+
+from xaikit.datasets.attribute import Chunk, Item, Outcome, attribute_chunk
+from xaikit.engine.model import LoadedModel
+from xaikit.engine.threads import cpu_cores, planned_cores
+from xaikit.plugin.errors import ParameterError, PluginError, XaikitError
+from xaikit.plugin.explainer import Explainer
+from xaikit.plugin.manager import registry
+from xaikit.plugin.params import Params, validate
+from xaikit.run.explain import load_model
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to reach a scheduler before giving up."""
+WINDOW_PER_WORKER = 2
+"""Chunks sent ahead per worker: one running, one waiting (more only costs memory)."""
+CHECKED_PACKAGES = ("xaikit", "nnabla", "numpy")
+"""Packages whose versions on a worker must be the client's (with the explainer's), as
+they decide the last bits of a map."""
+
+
+@dataclass(frozen=True)
+class ModelPayload:
+    """What a worker loads the model from: a file's bytes, or a picklable reference."""
+
+    key: str
+    """SHA-256 of the content: the worker's cache key."""
+    name: str
+    """The file's name (messages and metadata name the model by it)."""
+    data: bytes
+    is_file: bool
+
+    @classmethod
+    def of(cls, ref: Any) -> "ModelPayload":
+        """The payload for what :func:`xaikit.load_model` takes.
+
+        :raises ParameterError: ``ref`` is a :class:`LoadedModel` or does not pickle.
+        """
+        if isinstance(ref, LoadedModel):
+            raise ParameterError("model: workers load the model themselves: give its file "
+                                 "(or what xaikit.load_model takes), not a LoadedModel")
+        if isinstance(ref, (str, os.PathLike)) and Path(ref).is_file():
+            data = Path(ref).read_bytes()
+            return cls(hashlib.sha256(data).hexdigest(), Path(ref).name, data, True)
+        try:
+            data = cloudpickle.dumps(ref)
+        except Exception as exc:
+            raise ParameterError(f"model: cannot send {type(ref).__name__} to workers: "
+                                 f"{exc}") from None
+        return cls(hashlib.sha256(data).hexdigest(), type(ref).__name__, data, False)
+
+
+_payloads: Dict[str, Tuple[ModelPayload, int]] = {}
+"""Worker side: payload and the number of runs using it, by key."""
+_models: Dict[str, Tuple[LoadedModel, Optional[str]]] = {}
+"""Worker side: the loaded model and its temporary folder, by key."""
+_cache_lock = threading.Lock()
+
+
+class ModelOnWorkers(WorkerPlugin):
+    """Carries a run's model to every worker, those that join later included."""
+
+    def __init__(self, payload: ModelPayload) -> None:
+        self.payload = payload
+
+    def setup(self, worker: Any) -> None:
+        with _cache_lock:
+            _, users = _payloads.get(self.payload.key, (self.payload, 0))
+            _payloads[self.payload.key] = (self.payload, users + 1)
+
+    def teardown(self, worker: Any) -> None:
+        with _cache_lock:
+            payload, users = _payloads.pop(self.payload.key, (self.payload, 1))
+            if users > 1:
+                _payloads[payload.key] = (payload, users - 1)
+                return
+            _, folder = _models.pop(payload.key, (None, None))
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_model(key: str) -> LoadedModel:
+    """The model of ``key`` in this worker process, loaded on first use."""
+    with _cache_lock:
+        if key in _models:
+            return _models[key][0]
+        if key not in _payloads:
+            raise XaikitError(f"worker {_address()}: the model {key[:12]} never arrived")
+        payload = _payloads[key][0]
+        folder = None
+        if payload.is_file:
+            folder = tempfile.mkdtemp(prefix="xaikit-model-")
+            path = Path(folder) / payload.name
+            path.write_bytes(payload.data)
+            model = load_model(path)
+        else:
+            model = load_model(cloudpickle.loads(payload.data))
+        _models[key] = (model, folder)
+        return model
+
+
+def explain_on_worker(key: str, explainer: str, params: Dict[str, Any], items: List[Item],
+                      cores: int, versions: Dict[str, str]) -> List[Outcome]:
+    """The task a worker runs: :func:`attribute_chunk` with this worker's copy of the model,
+    its passes planned for the client's ``cores``."""
+    try:
+        algorithm = registry().get("explainer", explainer)
+    except XaikitError as exc:
+        raise PluginError(f"worker {_address()}: {exc}; install the plugin there") from None
+    for package, wanted in versions.items():
+        found = _version(package)
+        if found != wanted:
+            raise PluginError(f"worker {_address()}: has {package} {found or 'missing'}, "
+                              f"the client {wanted}: install the same versions")
+    model = worker_model(key)
+    with planned_cores(cores):
+        return attribute_chunk(algorithm, validate(algorithm.Params, params), model, items)
+
+
+class DaskExecutor:
+    """Explains chunks on a cluster, a few per worker ahead, yielding them as they finish."""
+
+    def __init__(self, client: Client, payload: ModelPayload, algorithm: Explainer,
+                 params: Params, address: str) -> None:
+        self.client, self.address = client, address
+        self.task = (payload.key, algorithm.name, params.model_dump(), cpu_cores(),
+                     _versions(algorithm))
+        self._window = (0.0, WINDOW_PER_WORKER)
+
+    def __call__(self, chunks: Iterable[Chunk]) -> Iterator[Tuple[Chunk, List[Outcome]]]:
+        running = as_completed()
+        pending: Dict[Any, Chunk] = {}
+        try:
+            for chunk in chunks:
+                if not chunk.items:
+                    yield chunk, []
+                    continue
+                future = self._submit(chunk.items)
+                pending[future] = chunk
+                running.add(future)
+                while len(pending) >= self.window():
+                    yield self._finished(next(running), pending)
+            while pending:
+                yield self._finished(next(running), pending)
+        finally:
+            if pending and self.client.status == "running":
+                self.client.cancel(list(pending))
+
+    def window(self) -> int:
+        """Chunks in flight: :data:`WINDOW_PER_WORKER` per worker (asked every 5 s)."""
+        asked, size = self._window
+        if time.monotonic() - asked > 5:
+            size = WINDOW_PER_WORKER * max(1, len(self.client.nthreads()))
+            self._window = (time.monotonic(), size)
+        return size
+
+    def _submit(self, items: List[Item]) -> Any:
+        with warnings.catch_warnings():  # the pixels travel in the task, as they must
+            warnings.filterwarnings("ignore", "Sending large graph")
+            return self.client.submit(explain_on_worker, *self.task[:3], items,
+                                      *self.task[3:], pure=False)
+
+    def _finished(self, future: Any, pending: Dict[Any, Chunk]) -> Tuple[Chunk, List[Outcome]]:
+        chunk = pending.pop(future)
+        rows = f"rows {chunk.items[0].row}-{chunk.items[-1].row}"
+        try:
+            return chunk, future.result()
+        except FutureCancelledError:
+            if self.client.status != "running":
+                raise XaikitError(f"scheduler: lost the connection to {self.address}; the "
+                                  "maps finished so far are kept: the same command "
+                                  "resumes") from None
+            raise XaikitError(f"scheduler: {rows} were cancelled on {self.address}") from None
+        except KilledWorker:
+            raise XaikitError(f"workers: the workers running {rows} died, again and again; "
+                              "see the workers' logs") from None
+
+
+@contextmanager
+def dask_executor(algorithm: Explainer, params: Params, ref: Any, workers: Optional[int],
+                  scheduler: Any, note: Callable[[str], None]) -> Iterator[DaskExecutor]:
+    """An executor on a new local cluster of ``workers`` processes or on ``scheduler``'s,
+    with the model registered on its workers; the cluster started here is closed after."""
+    if workers is not None and scheduler is not None:
+        raise ParameterError("workers: give --workers (a cluster for the run) or "
+                             "--scheduler (an existing one), not both")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ParameterError(f"workers: must be a positive integer (got {workers!r})")
+    payload = ModelPayload.of(ref)
+    with _quiet(), _client(workers, scheduler) as (client, address):
+        plugin = f"xaikit-model-{payload.key[:16]}-{uuid.uuid4().hex[:8]}"
+        client.register_plugin(ModelOnWorkers(payload), name=plugin)
+        if not client.nthreads():
+            note(f"no workers on {address} yet: the run waits for some")
+        try:
+            yield DaskExecutor(client, payload, algorithm, params, address)
+        finally:
+            if client.status == "running":
+                client.unregister_worker_plugin(plugin)
+
+
+@contextmanager
+def _client(workers: Optional[int], scheduler: Any) -> Iterator[Tuple[Client, str]]:
+    """A client of a new local cluster, of the scheduler at an address, or as given."""
+    if isinstance(scheduler, Client):
+        yield scheduler, scheduler.scheduler.address
+        return
+    if workers is not None:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=None,
+                          silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+            yield client, "the local cluster"
+        return
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ParameterError(f"scheduler: expected an address such as tcp://host:8786 or a "
+                             f"distributed.Client (got {scheduler!r})")
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise XaikitError(f"scheduler: cannot reach {scheduler}: {reason}") from None
+    with client:
+        yield client, scheduler
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Dask's own logging off on the client: its errors reach the user as one line each."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _versions(algorithm: Explainer) -> Dict[str, str]:
+    """The client's versions of :data:`CHECKED_PACKAGES` and of the explainer's package."""
+    package = registry().items["explainer"][algorithm.name].package
+    found = {name: _version(name) for name in CHECKED_PACKAGES + (package,)}
+    return {name: v for name, v in found.items() if v is not None}
+
+
+def _version(package: str) -> Optional[str]:
+    try:
+        return version(package)
+    except (PackageNotFoundError, ValueError):
+        return None
+
+
+def _address() -> str:
+    try:
+        return get_worker().address
+    except ValueError:  # not on a worker
+        return "?"
