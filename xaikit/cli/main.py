@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -66,16 +67,20 @@ def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
 
-DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite")
+DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite", "workers",
+                "scheduler")
 """Options of dataset runs, refused with --image."""
+SCHEDULER_VARIABLE = "XAIKIT_SCHEDULER"
+"""The environment variable that gives dataset runs a Dask scheduler without --scheduler."""
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""
 
 
 def run_explainer(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
-    """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
+    """One image with ``--image``; else every row of a dataset CSV or every image of a
+    folder (``-i`` takes a .csv or a folder too)."""
     image = values.get("image")
-    if image is not None and not image.lower().endswith(".csv"):
+    if image is not None and not image.lower().endswith(".csv") and not Path(image).is_dir():
         for field in DATASET_ONLY:
             if values.get(field) is not None:
                 raise ParameterError(f"{field}: only dataset runs use it (--input data.csv); "
@@ -134,11 +139,12 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
             raise ParameterError(f"input: given twice: -i {values['image']} and "
                                  f"--input {values['input']}")
         values = {**values, "input": values["image"], "image": None}
-    if values.get("class_index") is not None:
-        raise ParameterError("class_index: a dataset run explains each row's label "
-                             "(--label-variable); --class-index is for --image")
+    class_index = values.get("class_index")
+    values = {**values, "class_index": None}
+    if values.get("scheduler") is None and values.get("workers") is None:
+        values["scheduler"] = os.environ.get(SCHEDULER_VARIABLE) or None  # --workers wins
     run_params, explainer_params = (_validated(schema, values) for schema in schemas)
-    if values.get("input") is None and not Path(run_params.input).is_file():
+    if values.get("input") is None and not Path(run_params.input).exists():
         raise DatasetError(f"input: {run_params.input}: no such file (give an image with "
                            "--image, or a dataset CSV with --input)")
     result = explain_dataset(
@@ -152,6 +158,9 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
         sinks=run_params.sink,
         sink_params=sink_values(values, schemas),
         labels=run_params.labels,
+        class_index=class_index,
+        workers=run_params.workers,
+        scheduler=run_params.scheduler,
         **explainer_params.model_dump(),
     )
     click.echo(str(result.output))

@@ -9,7 +9,7 @@ objects it takes and returns pickle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -56,9 +56,9 @@ class Chunk:
     """A block of rows to explain: what the explainer gets, and which maps to write."""
 
     items: List[Item]
-    """The block's rows whose images were read, maps kept or not."""
-    todo: FrozenSet[int]
-    """The rows whose maps this run writes (those it could not read among them)."""
+    """The rows whose images were read."""
+    rows: int
+    """Rows of the block this run does, those whose images it could not read included."""
 
 
 Executor = Callable[[Iterable[Chunk]], Iterator[Tuple[Chunk, List[Outcome]]]]

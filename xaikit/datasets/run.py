@@ -8,12 +8,12 @@ column per further sink (``<nnc_column>.<sink>``), and at the end the class expl
 name when labels are given, and the model's score for it.
 
 Rows are explained in blocks of ``chunk_size`` (rows 0 to 31, 32 to 63...), one
-:meth:`Explainer.explain_batch` call each, so small inputs share forward and backward
-passes. A block is always explained whole, the rows whose maps are kept included, so a
-row's map does not depend on how the run was resumed, how many workers it had or where its
-block ran: with a seed, the same data gives the same maps, bit for bit. The client alone
-reads images and writes maps, manifest and CSV; the blocks are explained in this process
-or, with ``workers`` or ``scheduler``, on Dask workers (:mod:`xaikit.datasets.distributed`).
+:meth:`Explainer.explain_batch` call for the rows of a block to do, so small inputs share
+forward and backward passes, and a row's map does not depend on where its block was
+explained or on an interrupted run resumed: with a seed, the same data gives the same maps,
+bit for bit. The client alone reads images and writes maps, manifest and CSV; the blocks
+are explained in this process or, with ``workers`` or ``scheduler``, on Dask workers
+(:mod:`xaikit.datasets.distributed`).
 """
 
 from __future__ import annotations
@@ -358,38 +358,28 @@ class _Run:
         return None if self.mode == PREDICTED else int(self.mode)
 
     def _chunks(self, todo: List[int], size: int) -> Iterator[Chunk]:
-        """The blocks of ``size`` rows holding rows to do, each read whole (its rows with
-        maps too, so that the explainer sees the same block as in any other run); a row
-        whose image cannot be read fails here."""
+        """The rows to do, by block of ``size`` rows (rows 0 to size - 1, ...), their
+        images read; a row whose image cannot be read fails here."""
         blocks: Dict[int, List[int]] = {}
         for row in todo:
             blocks.setdefault(row // size, []).append(row)
-        for block, rows in blocks.items():
-            wanted = frozenset(rows)
+        for rows in blocks.values():
             items = []
-            for row in range(block * size, min((block + 1) * size, len(self.maps))):
-                if row not in self.classes:  # a bad label: no map, ever
-                    continue
+            for row in rows:
                 path = self.data.image_path(row)
                 try:
                     original = read_image(path)
                     items.append(Item(row, load_image(original, self.model), self.classes[row]))
-                except ImageError as exc:
-                    if row in wanted:
-                        self._fail(row, _reason(exc, path, self.data.image_cell(row)))
-                    continue
-                if row in wanted:
                     self.originals[row] = original  # for sinks that overlay the map on it
-            yield Chunk(items, wanted)
+                except ImageError as exc:
+                    self._fail(row, _reason(exc, path, self.data.image_cell(row)))
+            yield Chunk(items, len(rows))
 
     def _save(self, chunk: Chunk, outcomes: List[Outcome]) -> int:
-        """Write the maps of a chunk's rows to do and record them in the manifest; returns
-        how many rows it had to do."""
+        """Write the maps of a chunk and record them in the manifest; returns its rows."""
         pixels = {item.row: item.pixels for item in chunk.items}
         for outcome in outcomes:
             row = outcome.row
-            if row not in chunk.todo:
-                continue
             if not isinstance(outcome, Attributed):
                 self._fail(row, outcome.reason)
                 continue
@@ -410,7 +400,7 @@ class _Run:
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
                 self.manifest.add(row, {**entry, "class": index, "score": outcome.score})
         self.manifest.flush()
-        return len(chunk.todo)
+        return chunk.rows
 
     def _fail(self, row: int, reason: str) -> None:
         self.failures[row] = RowFailure(row, self.data.image_cell(row), reason)

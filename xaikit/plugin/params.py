@@ -33,14 +33,15 @@ class RunParams(Params):
     )
     image: Optional[str] = Field(
         None,
-        description="Image file to analyse (image). A .csv file is a dataset: "
-        "-i takes either, as NNC's two plugins do.",
+        description="Image file to analyse (image). A .csv file or a folder is a dataset: "
+        "-i takes any, as NNC's two plugins take an image or a CSV.",
         json_schema_extra={"aliases": ["-i"]},
     )
     class_index: ClassTarget = Field(
         0,
         description="Index of the class to explain (int); 'predicted' for the model's top "
-        "class, or several indices such as 3,5,7 for one map each.",
+        "class, or several indices such as 3,5,7 for one map each. Dataset runs: each "
+        "row's label by default, 'predicted' or one index for every row.",
         json_schema_extra={"aliases": ["-c"]},
     )
     output: Optional[str] = Field(
@@ -64,7 +65,7 @@ class RunParams(Params):
         "output_result.csv",
         min_length=1,
         description="Dataset CSV whose every row is explained, when no --image is given "
-        "(csv).",
+        "(csv); or a folder, whose every image file is.",
     )
     input_variable: str = Field(
         "x",
@@ -82,6 +83,19 @@ class RunParams(Params):
     overwrite: bool = Field(
         False,
         description="Dataset runs: redo the maps an earlier run made with the same settings.",
+    )
+    workers: Optional[int] = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="Dataset runs: explain on a local Dask cluster of this many worker "
+        "processes, started for the run (pip install 'xaikit[dask]').",
+    )
+    scheduler: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Dataset runs: explain on the Dask cluster of this scheduler "
+        "(tcp://host:8786); default: the XAIKIT_SCHEDULER environment variable.",
     )
 
 
