@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 		"$$py" -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,docs]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,dask]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
 	@touch $@
 
 demo: $(STAMP)

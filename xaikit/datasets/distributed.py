@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import cloudpickle
+import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
@@ -239,35 +241,55 @@ def _client(workers: Optional[int], scheduler: Any) -> Iterator[Tuple[Client, st
     """A client of a new local cluster, of the scheduler at an address, or as given."""
     if isinstance(scheduler, Client):
         yield scheduler, scheduler.scheduler.address
-        return
-    if workers is not None:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=None,
-                          silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+    elif workers is not None:
+        with _local_cluster(workers) as cluster, Client(cluster) as client:
             yield client, "the local cluster"
-        return
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise ParameterError(f"scheduler: expected an address such as tcp://host:8786 or a "
-                             f"distributed.Client (got {scheduler!r})")
-    try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-    except (OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise XaikitError(f"scheduler: cannot reach {scheduler}: {reason}") from None
-    with client:
-        yield client, scheduler
+    else:
+        if not isinstance(scheduler, str) or not scheduler.strip():
+            raise ParameterError(f"scheduler: expected an address such as tcp://host:8786 "
+                                 f"or a distributed.Client (got {scheduler!r})")
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError:  # refused, unknown host, timed out: Dask tries until the timeout
+            raise XaikitError(f"scheduler: cannot reach {scheduler} (tried for "
+                              f"{CONNECT_TIMEOUT:g} s)") from None
+        except ValueError as exc:  # not an address
+            raise ParameterError(f"scheduler: {scheduler}: {str(exc).splitlines()[0]}") \
+                from None
+        with client:
+            yield client, scheduler
+
+
+def _local_cluster(workers: int) -> LocalCluster:
+    """``workers`` processes of one thread on loopback, without a dashboard.
+
+    They fork from a server process that has imported xaikit once, which takes a fraction
+    of the time of each importing it (spawn, Dask's default); the scheduler's HTTP server
+    takes any free port.
+    """
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+    with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                            silence_logs=logging.CRITICAL)
 
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Dask's own logging off on the client: its errors reach the user as one line each."""
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """Dask's own logging off on the client while it runs: its errors reach the user as
+    one line each (Dask's configuration sets levels on its loggers one by one)."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name == "distributed" or name.startswith("distributed.")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _versions(algorithm: Explainer) -> Dict[str, str]:

@@ -296,6 +296,8 @@ class _Run:
         self.failures: Dict[int, RowFailure] = {}
         self.classes: Dict[int, Optional[int]] = {}
         """Row -> the class to explain (None: the predicted one), for rows with a label."""
+        self.saved = 0
+        """Rows done by this run: explained, or failed."""
 
     def run(self, show: Optional[bool], chunk_size: int, execute: Executor) -> DatasetResult:
         todo = self._plan()
@@ -304,7 +306,6 @@ class _Run:
                                    self.algorithm.name, show)
         start = time.monotonic()
         self.manifest.begin()
-        done = 0
         pending: List[Future] = []
         try:
             # One chunk's maps are written while the next chunk is explained.
@@ -313,16 +314,17 @@ class _Run:
                     for chunk, outcomes in execute(self._chunks(todo, chunk_size)):
                         pending.append(writer.submit(self._save, chunk, outcomes))
                         while len(pending) > 1:
-                            done += _saved(pending.pop(0), counter)
+                            counter.update(pending[0].result())
+                            pending.pop(0)
                 finally:
-                    while pending:
-                        done += _saved(pending.pop(0), counter)
+                    for saving in pending:
+                        counter.update(saving.result())
         finally:
             counter.close()
             self.manifest.close()
-            if done < len(todo):  # interrupted: the manifest lists every finished map
-                self.note(f"stopped after {done} of {len(todo)} rows; the same command "
-                          "resumes")
+            if self.saved < len(todo):  # interrupted: the manifest lists every finished map
+                self.note(f"stopped after {self.saved} of {len(todo)} rows; the same "
+                          "command resumes")
         seconds = time.monotonic() - start
         self._finish()
         failures = [self.failures[row] for row in sorted(self.failures)]
@@ -400,6 +402,7 @@ class _Run:
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
                 self.manifest.add(row, {**entry, "class": index, "score": outcome.score})
         self.manifest.flush()
+        self.saved += chunk.rows
         return chunk.rows
 
     def _fail(self, row: int, reason: str) -> None:
@@ -450,13 +453,6 @@ class _Run:
         elif errors.is_file():
             errors.unlink()
         self.manifest.compact(list(range(len(self.maps))))
-
-
-def _saved(saving: Future, counter: Any) -> int:
-    """Wait for a chunk's maps to be written; count its rows as done."""
-    rows = saving.result()
-    counter.update(rows)
-    return rows
 
 
 def _reason(exc: ImageError, path: Path, cell: str) -> str:
