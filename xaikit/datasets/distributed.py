@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 import warnings
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -34,7 +35,6 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 import cloudpickle
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
-from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
 from xaikit.datasets.attribute import Chunk, Item, Outcome, attribute_chunk
@@ -201,7 +201,7 @@ class DaskExecutor:
         rows = f"rows {chunk.items[0].row}-{chunk.items[-1].row}"
         try:
             return chunk, future.result()
-        except FutureCancelledError:
+        except CancelledError:
             if self.client.status != "running":
                 raise XaikitError(f"scheduler: lost the connection to {self.address}; the "
                                   "maps finished so far are kept: the same command "
