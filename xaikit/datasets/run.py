@@ -1,4 +1,5 @@
-"""Explaining every row of an NNC dataset CSV, as NNC's batch XAI plugins do.
+"""Explaining every row of an NNC dataset CSV, or every image under a folder, as NNC's batch
+XAI plugins do.
 
 Each row's map goes to ``<output without extension>/<row // 1000, 4 digits>/<row>.png``
 (with several sinks, ``<row>.<sink>.<ext>``, as :mod:`xaikit.run.outputs` names files); the
@@ -7,7 +8,8 @@ each map's path relative to the output CSV's folder, empty for rows that failed,
 column per further sink (``<nnc_column>.<sink>``), and at the end the class explained, its
 name when labels are given, and the model's score for it.
 
-Rows are explained in blocks of ``chunk_size`` (rows 0 to 31, 32 to 63...), one
+Rows are explained in blocks of ``chunk_size`` (rows 0 to 31, 32 to 63... for small
+inputs; fewer rows per block for large ones, see :func:`default_chunk_size`), one
 :meth:`Explainer.explain_batch` call for the rows of a block to do, so small inputs share
 forward and backward passes, and a row's map does not depend on where its block was
 explained or on an interrupted run resumed: with a seed, the same data gives the same maps,
@@ -38,6 +40,8 @@ from typing import (
     Union,
 )
 
+import numpy as np
+
 from xaikit.datasets.attribute import Attributed, Chunk, Executor, Item, Outcome, attribute_chunk
 from xaikit.datasets.folder import folder_dataset
 from xaikit.datasets.manifest import Manifest, manifest_path, model_fingerprint
@@ -59,7 +63,11 @@ WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 MAP_SUFFIX = ".png"
 """Map names end as NNC's do; a sink that writes no PNG uses its own extension."""
 CHUNK_SIZE = 32
-"""Rows per :meth:`Explainer.explain_batch` call: the size of a block."""
+"""Rows per :meth:`Explainer.explain_batch` call (a block) at most, by default."""
+CHUNK_BYTES = 4 * 2**20
+"""Preprocessed pixels per block at most, by default: a block of large images (a ResNet's
+224x224, 602 KB each) holds fewer rows, so that it travels to a worker in one piece and
+the work spreads over the workers."""
 LABEL = "label"
 """The class of a row by default: the one its label names."""
 
@@ -116,7 +124,7 @@ def explain_dataset(
     label_variable: str = "y",
     overwrite: bool = False,
     progress: Optional[bool] = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: Optional[int] = None,
     sinks: Sequence[str] = (),
     sink_params: Optional[SinkParams] = None,
     labels: Union[str, "os.PathLike[str]", Sequence[str], None] = None,
@@ -141,7 +149,8 @@ def explain_dataset(
     :param output: the output CSV; default ``<explainer>.csv``.
     :param progress: True: a progress bar; False: silent; None: a bar when stderr is a
         terminal, else a line every 30 seconds. Notes go to stderr unless False.
-    :param chunk_size: rows per :meth:`Explainer.explain_batch` call.
+    :param chunk_size: rows per :meth:`Explainer.explain_batch` call; default
+        :func:`default_chunk_size`.
     :param sinks: sinks writing each row's map (default: NNC's grey PNG); see
         :func:`xaikit.write_outputs`.
     :param sink_params: the sinks' parameters by sink name.
@@ -165,7 +174,7 @@ def explain_dataset(
     checked = validate(algorithm.Params, params)
     run = validate(RunParams, {"input": os.fspath(input), "input_variable": input_variable,
                                "label_variable": label_variable, "overwrite": overwrite})
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ParameterError(f"chunk_size: must be a positive integer (got {chunk_size!r})")
     folder = Path(run.input).is_dir()
     out = output_csv(output, explainer, Path(run.input))
@@ -203,7 +212,15 @@ def explain_dataset(
         if redo:
             note(redo)
         return _Run(algorithm, checked, loaded, data, out, manifest, note, notes, outputs,
-                    names, classes).run(progress, chunk_size, execute)
+                    names, classes).run(progress, chunk_size or default_chunk_size(loaded),
+                                        execute)
+
+
+def default_chunk_size(model: LoadedModel) -> int:
+    """Rows per block: :data:`CHUNK_SIZE`, fewer for inputs larger than 32 KiB (a block
+    holds :data:`CHUNK_BYTES` of float32 pixels at most), at least one."""
+    pixels = 4 * int(np.prod(model.input_shape))
+    return max(1, min(CHUNK_SIZE, CHUNK_BYTES // pixels))
 
 
 def dataset_classes(class_index: Union[int, str, None], model: LoadedModel,
@@ -298,6 +315,8 @@ class _Run:
         """Row -> the class to explain (None: the predicted one), for rows with a label."""
         self.saved = 0
         """Rows done by this run: explained, or failed."""
+        self.entries: Dict[int, Optional[Dict[str, Any]]] = {}
+        """Row -> what its map depends on, as planned (see :meth:`_entry`)."""
 
     def run(self, show: Optional[bool], chunk_size: int, execute: Executor) -> DatasetResult:
         todo = self._plan()
@@ -346,7 +365,7 @@ class _Run:
                 self._fail(row, str(exc))
                 continue
             paths = map_files(self.output, row, self.sinks)
-            entry = self._entry(row)
+            entry = self.entries[row] = self._entry(row)
             if (entry is not None and self.manifest.is_done(row, entry)
                     and all(path.is_file() for path in paths)):
                 self.maps[row] = paths[0]
@@ -398,8 +417,8 @@ class _Run:
             written = write_outputs(explanation, map_file(self.output, row), self.sinks,
                                     self.sink_params)
             self.maps[row] = written[0].path
-            entry = self._entry(row)
-            if entry is not None:  # else the image vanished meanwhile: redo the row next time
+            entry = self.entries[row]  # as planned: an image changed since is redone next time
+            if entry is not None:
                 self.manifest.add(row, {**entry, "class": index, "score": outcome.score})
         self.manifest.flush()
         self.saved += chunk.rows

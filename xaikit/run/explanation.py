@@ -91,14 +91,16 @@ def write_atomically(path: Path, write) -> None:
         os.close(fd)
     except OSError as exc:
         raise XaikitError(f"output: cannot write {path}: {exc.strerror or exc}") from None
+    placed = False
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; outputs are ordinary
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes private files; outputs are ordinary
         os.replace(tmp, path)
+        placed = True
     except OSError as exc:
         raise XaikitError(f"output: cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        if os.path.exists(tmp):
+        if not placed and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -106,3 +108,8 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
+"""The mode of files written: as ``open`` makes them. Read once, at import: reading the
+umask sets it for a moment, which must not happen while other threads create files."""
