@@ -288,7 +288,8 @@ def test_without_dask_workers_say_what_to_install(data, tmp_path, monkeypatch):
     ({"workers": 2, "scheduler": "tcp://127.0.0.1:1"},
      "workers: give --workers (a cluster for the run) or --scheduler (an existing one), "
      "not both"),
-    ({"workers": 0}, "workers: must be a positive integer (got 0)"),
+    ({"workers": 0}, "workers: Input should be greater than or equal to 1 (got 0)"),
+    ({"scheduler": ""}, "scheduler: String should have at least 1 character (got '')"),
     ({"scheduler": 8786}, "scheduler: expected an address such as tcp://host:8786 or a "
      "distributed.Client (got 8786)"),
     ({"workers": 2, "model": "loaded"}, "model: workers load the model themselves: give "

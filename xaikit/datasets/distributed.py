@@ -216,13 +216,11 @@ class DaskExecutor:
 def dask_executor(algorithm: Explainer, params: Params, ref: Any, workers: Optional[int],
                   scheduler: Any, note: Callable[[str], None]) -> Iterator[DaskExecutor]:
     """An executor on a new local cluster of ``workers`` processes or on ``scheduler``'s,
-    with the model registered on its workers; the cluster started here is closed after."""
+    with the model registered on its workers; the cluster started here is closed after.
+    ``workers`` and an address are validated already (``RunParams``)."""
     if workers is not None and scheduler is not None:
         raise ParameterError("workers: give --workers (a cluster for the run) or "
                              "--scheduler (an existing one), not both")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ParameterError(f"workers: must be a positive integer (got {workers!r})")
     payload = ModelPayload.of(ref)
     with _quiet(), _client(workers, scheduler) as (client, address):
         plugin = f"xaikit-model-{payload.key[:16]}-{uuid.uuid4().hex[:8]}"

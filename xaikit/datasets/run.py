@@ -173,7 +173,9 @@ def explain_dataset(
     algorithm: Explainer = registry().get("explainer", explainer)
     checked = validate(algorithm.Params, params)
     run = validate(RunParams, {"input": os.fspath(input), "input_variable": input_variable,
-                               "label_variable": label_variable, "overwrite": overwrite})
+                               "label_variable": label_variable, "overwrite": overwrite,
+                               "workers": workers,
+                               "scheduler": scheduler if isinstance(scheduler, str) else None})
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ParameterError(f"chunk_size: must be a positive integer (got {chunk_size!r})")
     folder = Path(run.input).is_dir()
