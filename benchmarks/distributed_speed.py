@@ -14,7 +14,8 @@ For each case it measures:
   starts; its start-up and shut-down are reported apart), and that both runs wrote the
   same maps, bit for bit;
 - compute per row: the time in the explainer (and the model's scores) per row in-process,
-  which is what a worker like this machine spends on it;
+  which is what a worker like this machine spends on it, and its share of the in-process
+  run's time ("explaining": the rest is reading images and writing maps);
 - the client alone: the run with every chunk answered at once from the in-process run's
   results, i.e. reading images, writing maps, manifest and CSV (and its CPU time per row);
 - bytes per row each way: a chunk's task (preprocessed pixels and classes) and result
@@ -160,18 +161,19 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} at the end; Dask: {per_task * 1e3:.2f} ms "
           "per task")
     print()
-    print(f"{'case':10} {'rows':>5} {'chunk':>5} {'in-process':>10} {'workers':>8} "
-          f"{'start-up':>8} {'same maps':>9} {'compute/row':>11} {'client':>8} "
-          f"{'client CPU/row':>14} {'sent/row':>9} {'back/row':>9}")
+    print(f"{'case':9} {'rows':>5} {'chunk':>5} {'in-process':>10} {'explaining':>10} "
+          f"{'workers':>8} {'start-up':>8} {'same maps':>9} {'compute/row':>11} "
+          f"{'client':>7} {'client CPU/row':>14} {'sent/row':>9} {'back/row':>9}")
     for m in results:
-        print(f"{m['name']:10} {m['rows']:5d} {m['chunk']:5d} {m['inside']:8.1f}/s "
-              f"{m['workers']:6.1f}/s {m['startup']:7.1f}s {'yes' if m['identical'] else 'NO':>9} "
-              f"{m['compute'] * 1e3:9.1f}ms {m['client']:6.0f}/s {m['client_cpu'] * 1e3:12.2f}ms "
+        print(f"{m['name']:9} {m['rows']:5d} {m['chunk']:5d} {m['inside']:8.3g}/s "
+              f"{m['compute'] * m['inside']:10.0%} {m['workers']:6.3g}/s {m['startup']:7.1f}s "
+              f"{'yes' if m['identical'] else 'NO':>9} {m['compute'] * 1e3:9.4g}ms "
+              f"{m['client']:5.0f}/s {m['client_cpu'] * 1e3:12.3g}ms "
               f"{m['sent'] / 1e3:7.1f}kB {m['received'] / 1e3:7.1f}kB")
     print()
     print("projected rows/s, each worker a machine like this one (limit):")
     for m in results:
-        cells = [f"{w} workers: {rate:8.1f} ({limit})"
+        cells = [f"{w} workers: {rate:.3g} ({limit})"
                  for w, (rate, limit) in projection(m, per_task, args.workers).items()]
         print(f"  {m['name']:10} " + "; ".join(cells))
 
