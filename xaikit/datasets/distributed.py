@@ -26,7 +26,7 @@ import time
 import uuid
 import warnings
 from concurrent.futures import CancelledError
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -178,6 +178,8 @@ class DaskExecutor:
                     yield self._finished(next(running), pending)
             while pending:
                 yield self._finished(next(running), pending)
+        except OSError:  # a call to the scheduler failed (Dask's CommClosedError is one)
+            raise self._lost() from None
         finally:
             if pending and self.client.status == "running":
                 self.client.cancel(list(pending))
@@ -203,13 +205,15 @@ class DaskExecutor:
             return chunk, future.result()
         except CancelledError:
             if self.client.status != "running":
-                raise XaikitError(f"scheduler: lost the connection to {self.address}; the "
-                                  "maps finished so far are kept: the same command "
-                                  "resumes") from None
+                raise self._lost() from None
             raise XaikitError(f"scheduler: {rows} were cancelled on {self.address}") from None
         except KilledWorker:
             raise XaikitError(f"workers: the workers running {rows} died, again and again; "
                               "see the workers' logs") from None
+
+    def _lost(self) -> XaikitError:
+        return XaikitError(f"scheduler: lost the connection to {self.address}; the maps "
+                           "finished so far are kept: the same command resumes")
 
 
 @contextmanager
@@ -231,7 +235,8 @@ def dask_executor(algorithm: Explainer, params: Params, ref: Any, workers: Optio
             yield DaskExecutor(client, payload, algorithm, params, address)
         finally:
             if client.status == "running":
-                client.unregister_worker_plugin(plugin)
+                with suppress(OSError):  # the scheduler went meanwhile: nothing to undo
+                    client.unregister_worker_plugin(plugin)
 
 
 @contextmanager
