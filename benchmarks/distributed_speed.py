@@ -15,7 +15,9 @@ For each case it measures:
   same maps, bit for bit;
 - compute per row: the time in the explainer (and the model's scores) per row in-process,
   which is what a worker like this machine spends on it, and its share of the in-process
-  run's time ("explaining": the rest is reading images and writing maps);
+  run's time ("explaining": the rest is reading images and writing maps); and the CPU time
+  of explaining the largest chunk again with nothing else running, per row, which a busy
+  machine changes less than times (a quiet machine's time is about this over its cores);
 - the client alone: the run with every chunk answered at once from the in-process run's
   results, i.e. reading images, writing maps, manifest and CSV (and its CPU time per row);
 - bytes per row each way: a chunk's task (preprocessed pixels and classes) and result
@@ -44,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import xaikit  # noqa: E402
+import xaikit.plugin.manager  # noqa: E402
 from xaikit.datasets import run as dataset_run  # noqa: E402
 from xaikit.datasets.attribute import Attributed  # noqa: E402
 from xaikit.testing import make_dataset_csv, save_nnc_nnp  # noqa: E402
@@ -113,13 +116,20 @@ def measure(name: str, case: dict, folder: Path, workers: int) -> dict:
     client_cpu = (time.process_time() - cpu) / rows
 
     items, results = max(chunks, key=lambda chunk: len(chunk[0]))
+    algorithm = xaikit.plugin.manager.registry().get("explainer", "smoothgrad")
+    model = xaikit.load_model(case["model"])
+    attribute(algorithm, algorithm.Params(num_samples=SAMPLES, seed=0), model, items[:1])
+    cpu = time.process_time()  # nothing else runs: the CPU time of explaining alone
+    attribute(algorithm, algorithm.Params(num_samples=SAMPLES, seed=0), model, items)
+    compute_cpu = (time.process_time() - cpu) / len(items)
     sent = len(pickle.dumps(items, protocol=5)) / len(items)
     received = len(pickle.dumps(results, protocol=5)) / len(items)
     assert all(isinstance(o, Attributed) for o in results)
     return {"name": name, "rows": rows, "chunk": len(items),
             "inside": rows / inside.seconds, "workers": rows / spread.seconds,
             "startup": wall - spread.seconds, "identical": identical,
-            "compute": computed[0] / rows, "client": rows / alone.seconds,
+            "compute": computed[0] / rows, "compute_cpu": compute_cpu,
+            "client": rows / alone.seconds,
             "client_cpu": client_cpu, "sent": sent, "received": received}
 
 
@@ -163,13 +173,14 @@ def main() -> None:
     print()
     print(f"{'case':9} {'rows':>5} {'chunk':>5} {'in-process':>10} {'explaining':>10} "
           f"{'workers':>8} {'start-up':>8} {'same maps':>9} {'compute/row':>11} "
-          f"{'client':>7} {'client CPU/row':>14} {'sent/row':>9} {'back/row':>9}")
+          f"{'CPU/row':>9} {'client':>7} {'CPU/row':>9} {'sent/row':>9} {'back/row':>9}")
     for m in results:
         print(f"{m['name']:9} {m['rows']:5d} {m['chunk']:5d} {m['inside']:8.3g}/s "
               f"{m['compute'] * m['inside']:10.0%} {m['workers']:6.3g}/s {m['startup']:7.1f}s "
               f"{'yes' if m['identical'] else 'NO':>9} {m['compute'] * 1e3:9.4g}ms "
-              f"{m['client']:5.0f}/s {m['client_cpu'] * 1e3:12.3g}ms "
-              f"{m['sent'] / 1e3:7.1f}kB {m['received'] / 1e3:7.1f}kB")
+              f"{m['compute_cpu'] * 1e3:7.4g}ms {m['client']:5.0f}/s "
+              f"{m['client_cpu'] * 1e3:7.3g}ms {m['sent'] / 1e3:7.1f}kB "
+              f"{m['received'] / 1e3:7.1f}kB")
     print()
     print("projected rows/s, each worker a machine like this one (limit):")
     for m in results:
