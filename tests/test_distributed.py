@@ -40,7 +40,7 @@ class Cluster:
         self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port", "0",
                                       "--no-dashboard", "--dashboard-address", LOOPBACK,
                                       "--scheduler-file", str(self.file)])
-        wait_for(self.file.is_file, "the scheduler file")
+        wait_for(self._written, "the scheduler file")
         self.address = json.loads(self.file.read_text())["address"]
         self.workers = [
             self._start(["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
@@ -53,6 +53,13 @@ class Cluster:
             for i in range(workers)]
         with distributed.Client(self.address, timeout=WAIT) as client:
             client.wait_for_workers(workers, timeout=WAIT)
+
+    def _written(self) -> bool:
+        """The scheduler file is complete (the scheduler writes it in steps)."""
+        try:
+            return "address" in json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            return False
 
     def _start(self, args, cores=None):
         process = subprocess.Popen(

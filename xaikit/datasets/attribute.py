@@ -1,15 +1,14 @@
-"""Attributing a chunk of dataset rows: the step that a dataset run's executors run.
+"""Attributing a chunk of dataset rows: the one step of a dataset run that needs the model.
 
-It touches no file: rows arrive as preprocessed pixels with the class to explain, and
-leave as attributions with the class and the model's score, so the same step runs in
-the client's process or on a Dask worker (:mod:`xaikit.datasets.distributed`), and the
-objects it takes and returns pickle.
+:func:`attribute_chunk` reads and writes no file and no manifest; its arguments and
+results pickle. It can run wherever the model is (another process, another machine)
+while the caller reads the images and writes the maps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -20,73 +19,55 @@ from xaikit.plugin.params import Params
 
 
 @dataclass(frozen=True)
-class Item:
-    """One row to explain."""
+class RowInput:
+    """A row to attribute: its number, its preprocessed image and its class."""
 
     row: int
     pixels: np.ndarray
-    """float32 ``model.input_shape``, preprocessed."""
     class_index: Optional[int]
-    """The class to explain; None: the class the model predicts for the row."""
+    """None: the class the model predicts for the image."""
 
 
 @dataclass(frozen=True)
 class Attributed:
-    """A row's attribution, the class it explains and the model's score for that class."""
+    """A row's attribution, and the model's score for its class."""
 
     row: int
-    attribution: Attribution
     class_index: int
+    attribution: Attribution
     score: float
 
 
 @dataclass(frozen=True)
-class Failed:
-    """A row the explainer refused, and its message."""
+class Refused:
+    """A row the explainer refused (an :class:`xaikit.XaikitError` it raised)."""
 
     row: int
     reason: str
 
 
-Outcome = Union[Attributed, Failed]
+Results = List[Union[Attributed, Refused]]
+"""What :func:`attribute_chunk` returns: one result per row, in order."""
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """A block of rows to explain: what the explainer gets, and which maps to write."""
-
-    items: List[Item]
-    """The rows whose images were read."""
-    rows: int
-    """Rows of the block this run does, those whose images it could not read included."""
-
-
-Executor = Callable[[Iterable[Chunk]], Iterator[Tuple[Chunk, List[Outcome]]]]
-"""Explains chunks (read lazily, as it is ready for more), yielding each with its
-outcomes, in any order."""
-
-
-def attribute_chunk(
-    algorithm: Explainer, params: Params, model: LoadedModel, items: Sequence[Item]
-) -> List[Outcome]:
-    """Explain ``items`` in one :meth:`Explainer.explain_batch` call, in their order.
-
-    An explainer's :class:`XaikitError` fails only its row: a chunk that raises one is
-    explained again row by row.
-    """
-    if not items:
+def attribute_chunk(explainer: Explainer, params: Params, model: LoadedModel,
+                    rows: Sequence[RowInput]) -> Results:
+    """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk;
+    when the explainer refuses the chunk, row by row, so that its error fails only the
+    rows it is about. A row without a class is explained for its predicted class."""
+    if not rows:
         return []
-    images = np.stack([item.pixels for item in items])
+    images = np.stack([item.pixels for item in rows])
     scores = model.predict(images)
     classes = [int(np.argmax(s)) if item.class_index is None else item.class_index
-               for item, s in zip(items, scores)]
+               for item, s in zip(rows, scores)]
     try:
-        results = algorithm.explain_batch(model, images, classes, params)
+        results = explainer.explain_batch(model, images, classes, params)
     except XaikitError as exc:
-        if len(items) == 1:
-            return [Failed(items[0].row, str(exc))]
-        return [outcome for item, c in zip(items, classes)
-                for outcome in attribute_chunk(algorithm, params, model,
-                                               [Item(item.row, item.pixels, c)])]
-    return [Attributed(item.row, Attribution.of(result), c, float(s[c]))
-            for item, result, c, s in zip(items, results, classes, scores)]
+        if len(rows) == 1:
+            return [Refused(rows[0].row, str(exc))]
+        return [result for item, c in zip(rows, classes)
+                for result in attribute_chunk(explainer, params, model,
+                                              [RowInput(item.row, item.pixels, c)])]
+    return [Attributed(item.row, c, Attribution.of(result), float(s[c]))
+            for item, result, c, s in zip(rows, results, classes, scores)]

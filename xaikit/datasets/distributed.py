@@ -37,7 +37,8 @@ import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 from distributed.scheduler import KilledWorker
 
-from xaikit.datasets.attribute import Chunk, Item, Outcome, attribute_chunk
+from xaikit.datasets.attribute import Results, RowInput, attribute_chunk
+from xaikit.datasets.load import LoadedChunk
 from xaikit.engine.model import LoadedModel
 from xaikit.engine.threads import cpu_cores, planned_cores
 from xaikit.plugin.errors import ParameterError, PluginError, XaikitError
@@ -73,16 +74,16 @@ class ModelPayload:
         :raises ParameterError: ``ref`` is a :class:`LoadedModel` or does not pickle.
         """
         if isinstance(ref, LoadedModel):
-            raise ParameterError("model: workers load the model themselves: give its file "
-                                 "(or what xaikit.load_model takes), not a LoadedModel")
+            raise ParameterError("workers load the model themselves: give its file (or what "
+                                 "xaikit.load_model takes), not a LoadedModel", subject="model")
         if isinstance(ref, (str, os.PathLike)) and Path(ref).is_file():
             data = Path(ref).read_bytes()
             return cls(hashlib.sha256(data).hexdigest(), Path(ref).name, data, True)
         try:
             data = cloudpickle.dumps(ref)
         except Exception as exc:
-            raise ParameterError(f"model: cannot send {type(ref).__name__} to workers: "
-                                 f"{exc}") from None
+            raise ParameterError(f"cannot send {type(ref).__name__} to workers: {exc}",
+                                 subject="model") from None
         return cls(hashlib.sha256(data).hexdigest(), type(ref).__name__, data, False)
 
 
@@ -121,7 +122,8 @@ def worker_model(key: str) -> LoadedModel:
         if key in _models:
             return _models[key][0]
         if key not in _payloads:
-            raise XaikitError(f"worker {_address()}: the model {key[:12]} never arrived")
+            raise XaikitError(f"the model {key[:12]} never arrived",
+                              subject=f"worker {_address()}")
         payload = _payloads[key][0]
         folder = None
         if payload.is_file:
@@ -135,22 +137,23 @@ def worker_model(key: str) -> LoadedModel:
         return model
 
 
-def explain_on_worker(key: str, explainer: str, params: Dict[str, Any], items: List[Item],
-                      cores: int, versions: Dict[str, str]) -> List[Outcome]:
+def explain_on_worker(key: str, explainer: str, params: Dict[str, Any], rows: List[RowInput],
+                      cores: int, versions: Dict[str, str]) -> Results:
     """The task a worker runs: :func:`attribute_chunk` with this worker's copy of the model,
     its passes planned for the client's ``cores``."""
     try:
         algorithm = registry().get("explainer", explainer)
     except XaikitError as exc:
-        raise PluginError(f"worker {_address()}: {exc}; install the plugin there") from None
+        raise PluginError(f"{exc}; install the plugin there",
+                          subject=f"worker {_address()}") from None
     for package, wanted in versions.items():
         found = _version(package)
         if found != wanted:
-            raise PluginError(f"worker {_address()}: has {package} {found or 'missing'}, "
-                              f"the client {wanted}: install the same versions")
+            raise PluginError(f"has {package} {found or 'missing'}, the client {wanted}: "
+                              "install the same versions", subject=f"worker {_address()}")
     model = worker_model(key)
     with planned_cores(cores):
-        return attribute_chunk(algorithm, validate(algorithm.Params, params), model, items)
+        return attribute_chunk(algorithm, validate(algorithm.Params, params), model, rows)
 
 
 class DaskExecutor:
@@ -163,15 +166,15 @@ class DaskExecutor:
                      _versions(algorithm))
         self._window = (0.0, WINDOW_PER_WORKER)
 
-    def __call__(self, chunks: Iterable[Chunk]) -> Iterator[Tuple[Chunk, List[Outcome]]]:
+    def __call__(self, chunks: Iterable[LoadedChunk]) -> Iterator[Tuple[LoadedChunk, Results]]:
         running = as_completed()
-        pending: Dict[Any, Chunk] = {}
+        pending: Dict[Any, LoadedChunk] = {}
         try:
             for chunk in chunks:
-                if not chunk.items:
+                if not chunk.inputs:
                     yield chunk, []
                     continue
-                future = self._submit(chunk.items)
+                future = self._submit(chunk.inputs)
                 pending[future] = chunk
                 running.add(future)
                 while len(pending) >= self.window():
@@ -192,28 +195,30 @@ class DaskExecutor:
             self._window = (time.monotonic(), size)
         return size
 
-    def _submit(self, items: List[Item]) -> Any:
+    def _submit(self, rows: List[RowInput]) -> Any:
         with warnings.catch_warnings():  # the pixels travel in the task, as they must
             warnings.filterwarnings("ignore", "Sending large graph")
-            return self.client.submit(explain_on_worker, *self.task[:3], items,
+            return self.client.submit(explain_on_worker, *self.task[:3], rows,
                                       *self.task[3:], pure=False)
 
-    def _finished(self, future: Any, pending: Dict[Any, Chunk]) -> Tuple[Chunk, List[Outcome]]:
+    def _finished(self, future: Any,
+                  pending: Dict[Any, LoadedChunk]) -> Tuple[LoadedChunk, Results]:
         chunk = pending.pop(future)
-        rows = f"rows {chunk.items[0].row}-{chunk.items[-1].row}"
+        rows = f"rows {chunk.inputs[0].row}-{chunk.inputs[-1].row}"
         try:
             return chunk, future.result()
         except CancelledError:
             if self.client.status != "running":
                 raise self._lost() from None
-            raise XaikitError(f"scheduler: {rows} were cancelled on {self.address}") from None
+            raise XaikitError(f"{rows} were cancelled on {self.address}",
+                              subject="scheduler") from None
         except KilledWorker:
-            raise XaikitError(f"workers: the workers running {rows} died, again and again; "
-                              "see the workers' logs") from None
+            raise XaikitError(f"the workers running {rows} died, again and again; see the "
+                              "workers' logs", subject="workers") from None
 
     def _lost(self) -> XaikitError:
-        return XaikitError(f"scheduler: lost the connection to {self.address}; the maps "
-                           "finished so far are kept: the same command resumes")
+        return XaikitError(f"lost the connection to {self.address}; the maps finished so "
+                           "far are kept: the same command resumes", subject="scheduler")
 
 
 @contextmanager
@@ -223,8 +228,8 @@ def dask_executor(algorithm: Explainer, params: Params, ref: Any, workers: Optio
     with the model registered on its workers; the cluster started here is closed after.
     ``workers`` and an address are validated already (``RunParams``)."""
     if workers is not None and scheduler is not None:
-        raise ParameterError("workers: give --workers (a cluster for the run) or "
-                             "--scheduler (an existing one), not both")
+        raise ParameterError("give --workers (a cluster for the run) or --scheduler (an "
+                             "existing one), not both", subject="workers")
     payload = ModelPayload.of(ref)
     with _quiet(), _client(workers, scheduler) as (client, address):
         plugin = f"xaikit-model-{payload.key[:16]}-{uuid.uuid4().hex[:8]}"
@@ -249,16 +254,16 @@ def _client(workers: Optional[int], scheduler: Any) -> Iterator[Tuple[Client, st
             yield client, "the local cluster"
     else:
         if not isinstance(scheduler, str) or not scheduler.strip():
-            raise ParameterError(f"scheduler: expected an address such as tcp://host:8786 "
-                                 f"or a distributed.Client (got {scheduler!r})")
+            raise ParameterError(f"expected an address such as tcp://host:8786 or a "
+                                 f"distributed.Client (got {scheduler!r})", subject="scheduler")
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except OSError:  # refused, unknown host, timed out: Dask tries until the timeout
-            raise XaikitError(f"scheduler: cannot reach {scheduler} (tried for "
-                              f"{CONNECT_TIMEOUT:g} s)") from None
+            raise XaikitError(f"cannot reach {scheduler} (tried for {CONNECT_TIMEOUT:g} s)",
+                              subject="scheduler") from None
         except ValueError as exc:  # not an address
-            raise ParameterError(f"scheduler: {scheduler}: {str(exc).splitlines()[0]}") \
-                from None
+            raise ParameterError(str(exc).splitlines()[0], subject="scheduler",
+                                 path=scheduler) from None
         with client:
             yield client, scheduler
 

@@ -37,8 +37,9 @@ def folder_dataset(folder: Path, output: Path, input_variable: str = "x") -> Dat
         found += [Path(root) / name for name in files
                   if os.path.splitext(name)[1].lower() in extensions]
     if not found:
-        raise DatasetError(f"input: {folder}: no image files under the folder (formats: "
-                           f"{', '.join(sorted(e[1:] for e in extensions)[:8])}...)")
+        raise DatasetError(f"no image files under the folder (formats: "
+                           f"{', '.join(sorted(e[1:] for e in extensions)[:8])}...)",
+                           subject="input", path=folder)
     found.sort(key=lambda path: path.relative_to(folder).as_posix())
     base = os.path.abspath(output.parent)
     rows = [[_relative(os.path.abspath(path), base)] for path in found]
