@@ -37,6 +37,13 @@ class Cluster:
                  one_core: bool = False) -> None:
         self.file = folder / "scheduler.json"
         self.processes = []
+        try:
+            self._start_all(workers, nanny, one_core)
+        except BaseException:  # no process outlives a cluster that failed to start
+            self.close()
+            raise
+
+    def _start_all(self, workers: int, nanny: bool, one_core: bool) -> None:
         self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port", "0",
                                       "--no-dashboard", "--dashboard-address", LOOPBACK,
                                       "--scheduler-file", str(self.file)])

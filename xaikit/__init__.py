@@ -3,7 +3,7 @@
 from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -39,6 +39,7 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "Preprocessing",
     "RowFailure",
     "Sink",
     "XaikitError",

@@ -30,7 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import cloudpickle
 import dask
@@ -61,30 +61,32 @@ class ModelPayload:
     """What a worker loads the model from: a file's bytes, or a picklable reference."""
 
     key: str
-    """SHA-256 of the content: the worker's cache key."""
+    """SHA-256 of the content and the options: the worker's cache key."""
     name: str
     """The file's name (messages and metadata name the model by it)."""
     data: bytes
     is_file: bool
+    options: Tuple[Tuple[str, Any], ...] = ()
+    """The model adapter's options (an ONNX model's ``mean``...), as given to the run."""
 
     @classmethod
-    def of(cls, ref: Any) -> "ModelPayload":
-        """The payload for what :func:`xaikit.load_model` takes.
+    def of(cls, ref: Any, options: Optional[Mapping[str, Any]] = None) -> "ModelPayload":
+        """The payload for what :func:`xaikit.load_model` takes, with ``options`` for it.
 
         :raises ParameterError: ``ref`` is a :class:`LoadedModel` or does not pickle.
         """
         if isinstance(ref, LoadedModel):
             raise ParameterError("workers load the model themselves: give its file (or what "
                                  "xaikit.load_model takes), not a LoadedModel", subject="model")
-        if isinstance(ref, (str, os.PathLike)) and Path(ref).is_file():
-            data = Path(ref).read_bytes()
-            return cls(hashlib.sha256(data).hexdigest(), Path(ref).name, data, True)
+        given = tuple(sorted((options or {}).items()))
+        is_file = isinstance(ref, (str, os.PathLike)) and Path(ref).is_file()
         try:
-            data = cloudpickle.dumps(ref)
+            data = Path(ref).read_bytes() if is_file else cloudpickle.dumps(ref)
         except Exception as exc:
             raise ParameterError(f"cannot send {type(ref).__name__} to workers: {exc}",
                                  subject="model") from None
-        return cls(hashlib.sha256(data).hexdigest(), type(ref).__name__, data, False)
+        key = hashlib.sha256(data + repr(given).encode()).hexdigest()
+        return cls(key, Path(ref).name if is_file else type(ref).__name__, data, is_file, given)
 
 
 _payloads: Dict[str, Tuple[ModelPayload, int]] = {}
@@ -130,9 +132,9 @@ def worker_model(key: str) -> LoadedModel:
             folder = tempfile.mkdtemp(prefix="xaikit-model-")
             path = Path(folder) / payload.name
             path.write_bytes(payload.data)
-            model = load_model(path)
+            model = load_model(path, **dict(payload.options))
         else:
-            model = load_model(cloudpickle.loads(payload.data))
+            model = load_model(cloudpickle.loads(payload.data), **dict(payload.options))
         _models[key] = (model, folder)
         return model
 
@@ -222,15 +224,16 @@ class DaskExecutor:
 
 
 @contextmanager
-def dask_executor(algorithm: Explainer, params: Params, ref: Any, workers: Optional[int],
-                  scheduler: Any, note: Callable[[str], None]) -> Iterator[DaskExecutor]:
+def dask_executor(algorithm: Explainer, params: Params, ref: Any, options: Mapping[str, Any],
+                  workers: Optional[int], scheduler: Any,
+                  note: Callable[[str], None]) -> Iterator[DaskExecutor]:
     """An executor on a new local cluster of ``workers`` processes or on ``scheduler``'s,
     with the model registered on its workers; the cluster started here is closed after.
     ``workers`` and an address are validated already (``RunParams``)."""
     if workers is not None and scheduler is not None:
         raise ParameterError("give --workers (a cluster for the run) or --scheduler (an "
                              "existing one), not both", subject="workers")
-    payload = ModelPayload.of(ref)
+    payload = ModelPayload.of(ref, options)
     with _quiet(), _client(workers, scheduler) as (client, address):
         plugin = f"xaikit-model-{payload.key[:16]}-{uuid.uuid4().hex[:8]}"
         client.register_plugin(ModelOnWorkers(payload), name=plugin)

@@ -5,7 +5,7 @@ the files; an executor only turns chunks into results."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Tuple
 
 from xaikit.datasets.attribute import Results, attribute_chunk
 from xaikit.datasets.load import LoadedChunk
@@ -20,11 +20,12 @@ results, in any order."""
 
 
 @contextmanager
-def executor(explainer: Explainer, params: Params, ref: Any, model: LoadedModel,
-             workers: Optional[int], scheduler: Any,
+def executor(explainer: Explainer, params: Params, ref: Any, options: Mapping[str, Any],
+             model: LoadedModel, workers: Optional[int], scheduler: Any,
              note: Callable[[str], None]) -> Iterator[Executor]:
     """In this process with ``model``; with ``workers`` or ``scheduler``, on a Dask cluster
-    whose workers load ``ref`` (what the run was given) themselves.
+    whose workers load ``ref`` (what the run was given) with the adapter's ``options``
+    themselves.
 
     :raises ParameterError: Dask is not installed.
     """
@@ -38,5 +39,5 @@ def executor(explainer: Explainer, params: Params, ref: Any, model: LoadedModel,
         raise ParameterError(f"needs Dask ({exc.name or exc} is missing): pip install "
                              "'xaikit[dask]'",
                              subject="workers" if workers is not None else "scheduler") from None
-    with dask_executor(explainer, params, ref, workers, scheduler, note) as execute:
+    with dask_executor(explainer, params, ref, options, workers, scheduler, note) as execute:
         yield execute

@@ -127,7 +127,7 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
         data = folder_dataset(source.path, output, source.input_variable)
     else:
         data = read_dataset_csv(source.path, source.input_variable, source.label_variable)
-    model = load_model(request.model)
+    model = load_model(request.model, **request.model_options)
     classes = dataset_classes(request.classes, model, folder)
     context = Context.of(request, model)
     notes: List[str] = []
@@ -144,13 +144,16 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
         note(f"label_variable {source.label_variable!r} has {width} columns and {model.name} "
              f"{model.num_classes} outputs: every row explains class 0, as NNC does")
     settings = {"explainer": request.name, "params": request.params.model_dump(mode="json"),
-                "model": model_fingerprint(request.model, model),
+                # a file with adapter options is fingerprinted as the model the API's
+                # load_model(path, **options) gives, so the CLI and the API share maps
+                "model": model_fingerprint(model if request.model_options else request.model,
+                                           model),
                 "sinks": {c.sink.name: c.params.model_dump(mode="json") for c in request.sinks},
                 "labels": context.names}
     if classes != LABEL:  # label runs keep the manifests of earlier versions
         settings["classes"] = classes
-    with executor(request.explainer, request.params, request.model, model, source.workers,
-                  source.scheduler, note) as execute:
+    with executor(request.explainer, request.params, request.model, request.model_options,
+                  model, source.workers, source.scheduler, note) as execute:
         manifest, redo = Manifest.load(manifest_path(output), settings, source.overwrite)
         if redo:
             note(redo)
