@@ -316,3 +316,23 @@ def test_bad_cluster_options_fail_before_any_work(data, tmp_path, options, messa
                                output=tmp_path / "out.csv", progress=False, **options)
     assert str(caught.value) == message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_loads_the_model_once_with_the_runs_adapter_options():
+    from xaikit.testing import tiny_cnn
+
+    def build(x):
+        return tiny_cnn(x, 4)
+
+    payload = on_dask.ModelPayload.of(build, {"input_shape": (3, 16, 16), "name": "tiny"})
+    assert payload.key != on_dask.ModelPayload.of(build, {"input_shape": (3, 8, 8)}).key
+    plugin = on_dask.ModelOnWorkers(payload)
+    plugin.setup(worker=None)
+    try:
+        model = on_dask.worker_model(payload.key)
+        assert (model.name, model.input_shape, model.num_classes) == ("tiny", (3, 16, 16), 4)
+        assert on_dask.worker_model(payload.key) is model  # loaded once
+    finally:
+        plugin.teardown(worker=None)
+    with pytest.raises(xaikit.XaikitError, match="never arrived"):
+        on_dask.worker_model(payload.key)
