@@ -336,3 +336,13 @@ def test_a_worker_loads_the_model_once_with_the_runs_adapter_options():
         plugin.teardown(worker=None)
     with pytest.raises(xaikit.XaikitError, match="never arrived"):
         on_dask.worker_model(payload.key)
+
+
+def test_a_smoothed_run_on_a_cluster_gives_the_in_process_maps(digits, cluster, tmp_path):
+    options = {"model": digits["model"], "input": digits["csv"], "progress": False,
+               "sinks": ("npy",), "chunk_size": 4, "seed": 0, "smooth_samples": 4}
+    inside = xaikit.explain_dataset("gradient", output=tmp_path / "a" / "out.csv", **options)
+    spread = xaikit.explain_dataset("gradient", output=tmp_path / "b" / "out.csv",
+                                    scheduler=cluster.address, **options)
+    assert inside.explained == spread.explained == 48
+    assert files(inside.output) == files(spread.output)

@@ -13,9 +13,11 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 
 from xaikit.engine.model import LoadedModel
+from xaikit.engine.noise import Smoothing
 from xaikit.plugin.errors import XaikitError
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.params import Params
+from xaikit.run.smoothing import attribute_images
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,11 @@ Results = List[Union[Attributed, Refused]]
 
 
 def attribute_chunk(explainer: Explainer, params: Params, model: LoadedModel,
-                    rows: Sequence[RowInput]) -> Results:
-    """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk;
-    when the explainer refuses the chunk, row by row, so that its error fails only the
-    rows it is about. A row without a class is explained for its predicted class."""
+                    rows: Sequence[RowInput], smoothing: Optional[Smoothing] = None) -> Results:
+    """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk
+    (:meth:`Explainer.explain_smoothed` with ``smoothing``); when the explainer refuses the
+    chunk, row by row, so that its error fails only the rows it is about. A row without a
+    class is explained for its predicted class."""
     if not rows:
         return []
     images = np.stack([item.pixels for item in rows])
@@ -62,12 +65,12 @@ def attribute_chunk(explainer: Explainer, params: Params, model: LoadedModel,
     classes = [int(np.argmax(s)) if item.class_index is None else item.class_index
                for item, s in zip(rows, scores)]
     try:
-        results = explainer.explain_batch(model, images, classes, params)
+        results = attribute_images(explainer, model, images, classes, params, smoothing)
     except XaikitError as exc:
         if len(rows) == 1:
             return [Refused(rows[0].row, str(exc))]
         return [result for item, c in zip(rows, classes)
                 for result in attribute_chunk(explainer, params, model,
-                                              [RowInput(item.row, item.pixels, c)])]
-    return [Attributed(item.row, c, Attribution.of(result), float(s[c]))
-            for item, result, c, s in zip(rows, results, classes, scores)]
+                                              [RowInput(item.row, item.pixels, c)], smoothing)]
+    return [Attributed(item.row, c, attribution, float(s[c]))
+            for item, attribution, c, s in zip(rows, results, classes, scores)]

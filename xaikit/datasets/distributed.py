@@ -40,6 +40,7 @@ from distributed.scheduler import KilledWorker
 from xaikit.datasets.attribute import Results, RowInput, attribute_chunk
 from xaikit.datasets.load import LoadedChunk
 from xaikit.engine.model import LoadedModel
+from xaikit.engine.noise import Smoothing
 from xaikit.engine.threads import cpu_cores, planned_cores
 from xaikit.plugin.errors import ParameterError, PluginError, XaikitError
 from xaikit.plugin.explainer import Explainer
@@ -139,8 +140,9 @@ def worker_model(key: str) -> LoadedModel:
         return model
 
 
-def explain_on_worker(key: str, explainer: str, params: Dict[str, Any], rows: List[RowInput],
-                      cores: int, versions: Dict[str, str]) -> Results:
+def explain_on_worker(key: str, explainer: str, params: Dict[str, Any],
+                      smoothing: Optional[Smoothing], rows: List[RowInput], cores: int,
+                      versions: Dict[str, str]) -> Results:
     """The task a worker runs: :func:`attribute_chunk` with this worker's copy of the model,
     its passes planned for the client's ``cores``."""
     try:
@@ -155,17 +157,18 @@ def explain_on_worker(key: str, explainer: str, params: Dict[str, Any], rows: Li
                               "install the same versions", subject=f"worker {_address()}")
     model = worker_model(key)
     with planned_cores(cores):
-        return attribute_chunk(algorithm, validate(algorithm.Params, params), model, rows)
+        return attribute_chunk(algorithm, validate(algorithm.Params, params), model, rows,
+                               smoothing)
 
 
 class DaskExecutor:
     """Explains chunks on a cluster, a few per worker ahead, yielding them as they finish."""
 
     def __init__(self, client: Client, payload: ModelPayload, algorithm: Explainer,
-                 params: Params, address: str) -> None:
+                 params: Params, smoothing: Optional[Smoothing], address: str) -> None:
         self.client, self.address = client, address
-        self.task = (payload.key, algorithm.name, params.model_dump(), cpu_cores(),
-                     _versions(algorithm))
+        self.task = (payload.key, algorithm.name, params.model_dump(), smoothing)
+        self.planning = (cpu_cores(), _versions(algorithm))
         self._window = (0.0, WINDOW_PER_WORKER)
 
     def __call__(self, chunks: Iterable[LoadedChunk]) -> Iterator[Tuple[LoadedChunk, Results]]:
@@ -200,8 +203,8 @@ class DaskExecutor:
     def _submit(self, rows: List[RowInput]) -> Any:
         with warnings.catch_warnings():  # the pixels travel in the task, as they must
             warnings.filterwarnings("ignore", "Sending large graph")
-            return self.client.submit(explain_on_worker, *self.task[:3], rows,
-                                      *self.task[3:], pure=False)
+            return self.client.submit(explain_on_worker, *self.task, rows, *self.planning,
+                                      pure=False)
 
     def _finished(self, future: Any,
                   pending: Dict[Any, LoadedChunk]) -> Tuple[LoadedChunk, Results]:
@@ -224,9 +227,9 @@ class DaskExecutor:
 
 
 @contextmanager
-def dask_executor(algorithm: Explainer, params: Params, ref: Any, options: Mapping[str, Any],
-                  workers: Optional[int], scheduler: Any,
-                  note: Callable[[str], None]) -> Iterator[DaskExecutor]:
+def dask_executor(algorithm: Explainer, params: Params, smoothing: Optional[Smoothing],
+                  ref: Any, options: Mapping[str, Any], workers: Optional[int],
+                  scheduler: Any, note: Callable[[str], None]) -> Iterator[DaskExecutor]:
     """An executor on a new local cluster of ``workers`` processes or on ``scheduler``'s,
     with the model registered on its workers; the cluster started here is closed after.
     ``workers`` and an address are validated already (``RunParams``)."""
@@ -240,7 +243,7 @@ def dask_executor(algorithm: Explainer, params: Params, ref: Any, options: Mappi
         if not client.nthreads():
             note(f"no workers on {address} yet: the run waits for some")
         try:
-            yield DaskExecutor(client, payload, algorithm, params, address)
+            yield DaskExecutor(client, payload, algorithm, params, smoothing, address)
         finally:
             if client.status == "running":
                 with suppress(OSError):  # the scheduler went meanwhile: nothing to undo

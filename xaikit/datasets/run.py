@@ -90,13 +90,13 @@ def explain_dataset(
     :param sink_params: the sinks' parameters by sink name.
     :param labels: class names (a file with one per line, or a list) for the output CSV
         and the panels.
-    :param params: the explainer's parameters, and the run's options: ``seed``;
-        ``class_index``: ``"label"`` (each row's label, the default for a CSV),
-        ``"predicted"`` (the default for a folder) or one index for every row;
-        ``workers``: explain on a local Dask cluster of this many processes, started for
-        the run; ``scheduler``: explain on an existing Dask cluster, given its scheduler's
-        address (``tcp://host:8786``) or a ``distributed.Client`` (both need
-        ``pip install 'xaikit[dask]'``).
+    :param params: the explainer's parameters, and the run's options: ``seed``, the
+        smoothing options (as :func:`xaikit.explain` takes them); ``class_index``:
+        ``"label"`` (each row's label, the default for a CSV), ``"predicted"`` (the
+        default for a folder) or one index for every row; ``workers``: explain on a local
+        Dask cluster of this many processes, started for the run; ``scheduler``: explain
+        on an existing Dask cluster, given its scheduler's address (``tcp://host:8786``)
+        or a ``distributed.Client`` (both need ``pip install 'xaikit[dask]'``).
     :returns: the counts, failures and paths. A row that fails (unreadable image, bad
         label) does not stop the run; it is listed in ``<output stem>.errors.csv``.
     :raises XaikitError: before any work, for bad parameters, CSV or model; during a
@@ -143,7 +143,7 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
     if classes == LABEL and model.num_classes > 1 and width > 1 and width != model.num_classes:
         note(f"label_variable {source.label_variable!r} has {width} columns and {model.name} "
              f"{model.num_classes} outputs: every row explains class 0, as NNC does")
-    settings = {"explainer": request.name, "params": request.params.model_dump(mode="json"),
+    settings = {"explainer": request.name, "params": request.settings(mode="json"),
                 # a file with adapter options is fingerprinted as the model the API's
                 # load_model(path, **options) gives, so the CLI and the API share maps
                 "model": model_fingerprint(model if request.model_options else request.model,
@@ -152,8 +152,9 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
                 "labels": context.names}
     if classes != LABEL:  # label runs keep the manifests of earlier versions
         settings["classes"] = classes
-    with executor(request.explainer, request.params, request.model, request.model_options,
-                  model, source.workers, source.scheduler, note) as execute:
+    with executor(request.explainer, request.params, request.smoothing, request.model,
+                  request.model_options, model, source.workers, source.scheduler,
+                  note) as execute:
         manifest, redo = Manifest.load(manifest_path(output), settings, source.overwrite)
         if redo:
             note(redo)
