@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any, Dict, List, Optional, Set
@@ -73,10 +74,13 @@ def run() -> None:
 
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""
+SCHEDULER_VARIABLE = "XAIKIT_SCHEDULER"
+"""The environment variable that gives dataset runs a Dask scheduler without --scheduler."""
 
 
 def run_command(name: str, values: Dict[str, Any]) -> None:
-    """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
+    """One image with ``--image``; else every row of a dataset CSV or every image under a
+    folder (``-i`` takes a .csv or a folder too)."""
     request = parse_run(name, values)
     if request.dataset is None:
         run_image(request)
@@ -86,13 +90,17 @@ def run_command(name: str, values: Dict[str, Any]) -> None:
 
 def parse_run(name: str, values: Dict[str, Any]) -> Request:
     """The request of ``xaikit run <name>`` from click's values: the options given, the
-    sinks' and model adapters' options by plugin, and ``-i data.csv`` as the dataset it
-    names."""
+    sinks' and model adapters' options by plugin, ``-i data.csv`` or ``-i FOLDER`` as the
+    dataset it names, and ``XAIKIT_SCHEDULER`` for a dataset run without ``--scheduler``
+    or ``--workers``."""
     own = (set(RunParams.model_fields) | set(SmoothParams.model_fields)
            | set(registry().get("explainer", name).Params.model_fields))
     given = {key: value for key, value in values.items() if key in own and value is not None}
     image = given.get("image")
-    dataset = image is None or image.lower().endswith(".csv")
+    dataset = image is None or image.lower().endswith(".csv") or os.path.isdir(image)
+    if dataset and not {"scheduler", "workers"} & set(given) and os.environ.get(
+            SCHEDULER_VARIABLE):
+        given["scheduler"] = os.environ[SCHEDULER_VARIABLE]
     named_input = "input" in given
     if image is not None and dataset:
         if named_input:
@@ -102,9 +110,9 @@ def parse_run(name: str, values: Dict[str, Any]) -> Request:
         named_input = True
     request = build_request(name, given, prefixed_values("sink", values, own),
                             prefixed_values("adapter", values, own), dataset=dataset)
-    if dataset and not named_input and not request.dataset.csv.is_file():
+    if dataset and not named_input and not request.dataset.path.exists():
         raise DatasetError("no such file (give an image with --image, or a dataset CSV with "
-                           "--input)", subject="input", path=request.dataset.csv)
+                           "--input)", subject="input", path=request.dataset.path)
     return request
 
 

@@ -25,7 +25,7 @@ class Params(BaseModel):
 RUN_OPTIONS = frozenset({
     "model", "image", "class_index", "output", "sink", "labels", "input", "input_variable",
     "label_variable", "overwrite", "seed", "smooth_samples", "smooth_noise_level",
-    "smooth_variant",
+    "smooth_variant", "workers", "scheduler",
 })
 """The options of every run (``xaikit run``'s, and keywords of :func:`xaikit.explain` and
 :func:`xaikit.explain_dataset`)."""
