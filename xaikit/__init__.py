@@ -1,6 +1,7 @@
 """xaikit: plugin-style explainable AI for image classifiers on nnabla."""
 
 from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
 from xaikit.plugin.errors import (
@@ -12,17 +13,22 @@ from xaikit.plugin.errors import (
     XaikitError,
 )
 from xaikit.plugin.explainer import Attribution, Explainer
+from xaikit.evaluation.report import ReportRow
+from xaikit.evaluation.run import evaluate
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.manager import register_plugin, unregister_plugin
+from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
-from xaikit.run.explain import explain, explainers, load_model
+from xaikit.run.explain import explain, explainers, load_model, metrics
 from xaikit.run.explanation import Explanation
 from xaikit.run.images import load_image
 from xaikit.run.outputs import OutputFile, write_outputs
 
 __all__ = [
     "Attribution",
+    "Cost",
+    "Curve",
     "DatasetError",
     "DatasetResult",
     "Explainer",
@@ -31,15 +37,21 @@ __all__ = [
     "ImageError",
     "Layer",
     "LoadedModel",
+    "Metric",
+    "MetricBatch",
     "ModelAdapter",
     "ModelError",
     "OutputFile",
     "ParameterError",
     "Params",
     "PluginError",
+    "ReportRow",
     "RowFailure",
+    "Score",
     "Sink",
     "XaikitError",
+    "class_scores",
+    "evaluate",
     "explain",
     "explain_dataset",
     "explainers",
@@ -48,6 +60,7 @@ __all__ = [
     "input_gradients_in_batches",
     "load_image",
     "load_model",
+    "metrics",
     "register_plugin",
     "unregister_plugin",
     "variable_gradients",

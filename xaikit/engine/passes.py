@@ -18,11 +18,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xaikit import LoadedModel, ParameterError
 from xaikit.engine.backend import CPU, Device, F, nn
 from xaikit.engine.gradients import bytes_per_sample, gradient_pass
+from xaikit.engine.model import LoadedModel
 from xaikit.engine.noise import NoisyCopies, concatenate, fresh_seed
 from xaikit.engine.threads import cpu_cores, ordered_map
+from xaikit.plugin.errors import ParameterError
 
 VARIANTS = ("smoothgrad_sq", "smoothgrad", "vargrad")
 """Mean of squared gradients (NNC's map), mean gradient, variance of the gradients."""

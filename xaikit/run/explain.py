@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, List, Sequence, Union
 
@@ -28,13 +29,20 @@ def load_model(ref: Any, **options: Any) -> LoadedModel:
         return ref
     for reg in reversed(registry().items["adapter"].values()):  # plugins before built-ins
         if reg.obj.accepts(ref):
-            return reg.obj.load(ref, **options)
+            model = reg.obj.load(ref, **options)
+            model.reload = functools.partial(reg.obj.load, ref, **options)
+            return model
     raise ModelError(f"model: no installed adapter loads a {type(ref).__name__}")
 
 
 def explainers() -> List[str]:
     """Names of the installed explainers."""
     return sorted(registry().items["explainer"])
+
+
+def metrics() -> List[str]:
+    """Names of the installed evaluation metrics (see :func:`xaikit.evaluate`)."""
+    return sorted(registry().items["metric"])
 
 
 def explain(
