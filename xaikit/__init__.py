@@ -4,6 +4,8 @@ from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
 from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.evaluation.report import ReportRow
+from xaikit.evaluation.run import evaluate
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -13,8 +15,6 @@ from xaikit.plugin.errors import (
     XaikitError,
 )
 from xaikit.plugin.explainer import Attribution, Explainer
-from xaikit.evaluation.report import ReportRow
-from xaikit.evaluation.run import evaluate
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.manager import register_plugin, unregister_plugin
 from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score

@@ -180,7 +180,8 @@ def _plan(explainers, model, input, metrics, class_index, seed, explainer_params
           metric_params, output, plot, batch_size, input_variable, label_variable) -> _Plan:
     names = (explainers,) if isinstance(explainers, str) else tuple(explainers)
     request = validate(EvaluateParams, {
-        "explainer": names, "input": os.fspath(input), "metric": tuple(metrics), "class_index": class_index, "seed": seed,
+        "explainer": names, "input": os.fspath(input), "metric": tuple(metrics),
+        "class_index": class_index, "seed": seed,
         "output": None if output is None else os.fspath(output),
         "plot": None if plot is None else os.fspath(plot), "batch_size": batch_size,
         "input_variable": input_variable, "label_variable": label_variable})
