@@ -1,4 +1,4 @@
-"""Every bounded parameter of every installed explainer and sink, just inside and just
+"""Every bounded parameter of every installed explainer, sink and metric, just inside and just
 outside its bounds, NaN and infinity: accepted, or one ParameterError line naming it."""
 
 import math
@@ -8,13 +8,17 @@ import annotated_types
 import pytest
 
 import xaikit
+from xaikit.evaluation.run import EvaluateParams
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import RunParams, validate
 
+REQUIRED = {EvaluateParams: {"explainer": ("random",), "input": "images"}}
+"""Values of the required fields of a schema, besides the one tested."""
+
 
 def schemas():
-    found = [("run", RunParams)]
-    for kind in ("explainer", "sink"):
+    found = [("run", RunParams), ("evaluate", EvaluateParams)]
+    for kind in ("explainer", "sink", "metric"):
         found += [(f"{kind} {name}", reg.obj.Params)
                   for name, reg in registry().items[kind].items()]
     return found
@@ -53,8 +57,9 @@ def test_bounds_inside_and_outside(schema, name, kind, metadata):
             cases += [(math.inf, False)]
     for value, accepted in cases:
         if accepted:
-            assert getattr(validate(schema, {name: value}), name) == value
+            assert getattr(validate(schema, {**REQUIRED.get(schema, {}), name: value}),
+                           name) == value
         else:
             with pytest.raises(xaikit.ParameterError) as err:
-                validate(schema, {name: value})
+                validate(schema, {**REQUIRED.get(schema, {}), name: value})
             assert str(err.value).startswith(f"{name}: ") and "\n" not in str(err.value)

@@ -162,8 +162,13 @@ def evaluate(
         with ``error`` set instead of a value; the others go on.
     :raises XaikitError: before any work, for bad names, parameters, model or input.
     """
-    plan = _plan(explainers, model, input, metrics, class_index, seed, explainer_params,
-                 metric_params, output, plot, batch_size, input_variable, label_variable)
+    request = validate(EvaluateParams, {
+        "explainer": (explainers,) if isinstance(explainers, str) else tuple(explainers),
+        "input": os.fspath(input), "metric": tuple(metrics), "class_index": class_index,
+        "seed": seed, "output": None if output is None else os.fspath(output),
+        "plot": None if plot is None else os.fspath(plot), "batch_size": batch_size,
+        "input_variable": input_variable, "label_variable": label_variable})
+    plan = _plan(request, model, explainer_params, metric_params)
     notice = estimate(plan)
     if notice and progress is not False:
         print(f"note: {notice}", file=sys.stderr, flush=True)
@@ -176,15 +181,9 @@ def evaluate(
     return rows
 
 
-def _plan(explainers, model, input, metrics, class_index, seed, explainer_params,
-          metric_params, output, plot, batch_size, input_variable, label_variable) -> _Plan:
-    names = (explainers,) if isinstance(explainers, str) else tuple(explainers)
-    request = validate(EvaluateParams, {
-        "explainer": names, "input": os.fspath(input), "metric": tuple(metrics),
-        "class_index": class_index, "seed": seed,
-        "output": None if output is None else os.fspath(output),
-        "plot": None if plot is None else os.fspath(plot), "batch_size": batch_size,
-        "input_variable": input_variable, "label_variable": label_variable})
+def _plan(request: EvaluateParams, model: Any, explainer_params: Optional[ParamsByName],
+          metric_params: Optional[ParamsByName]) -> _Plan:
+    """Check everything that can be checked before the work."""
     if request.output is not None and not request.output.lower().endswith(".csv"):
         raise ParameterError(f"output: the report is a .csv file (got {request.output})")
     if request.plot is not None:
