@@ -1,9 +1,9 @@
 """``.. xaikit-params::`` and ``:xaikit-option:``: parameter docs read from the schemas.
 
 A *target* names a schema: ``run`` (the options of every ``xaikit run``), an explainer's
-name (``smoothgrad``), ``explainer NAME``, ``sink NAME`` or ``schema MODULE.CLASS`` (any
-pydantic model). The directive also takes ``all``: a section per installed explainer and
-sink, after the ``run`` options.
+name (``smoothgrad``), ``explainer NAME``, ``sink NAME``, ``metric NAME`` or
+``schema MODULE.CLASS`` (any pydantic model). The directive also takes ``all``: a section
+per installed explainer, sink and metric, after the ``run`` options.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from xaikit.plugin.manager import registry
 from xaikit.plugin.params import RunParams
 from xaikit.run.outputs import option_prefix
 
-KIND_TITLES = {"explainer": "Explainers", "sink": "Sinks"}
+KIND_TITLES = {"explainer": "Explainers", "sink": "Sinks", "metric": "Metrics"}
+PREFIXED = ("sink", "metric")
+"""Kinds whose options carry the plugin's name: ``--heatmap-alpha``, ``--deletion-steps``."""
 COLUMNS = (("Parameter", 14), ("CLI", 18), ("Type", 10), ("Default", 10), ("Range", 12),
            ("Description", 36))
 
@@ -85,7 +87,8 @@ def schema_for(target: str) -> Type[BaseModel]:
         return _import_schema(name)
     if len(words) > 2 or kind not in KIND_TITLES:
         raise XaikitError(f"{target!r} is not 'run', an explainer's name, "
-                          "'explainer NAME', 'sink NAME' or 'schema MODULE.CLASS'")
+                          "'explainer NAME', 'sink NAME', 'metric NAME' or "
+                          "'schema MODULE.CLASS'")
     return registry().get(kind, name).Params
 
 
@@ -101,9 +104,10 @@ def _import_schema(path: str) -> Type[BaseModel]:
 
 
 def cli_prefix(target: str) -> str:
-    """How the CLI prefixes the options of a target: ``sink heatmap`` -> ``heatmap_``."""
+    """How the CLI prefixes the options of a target: ``sink heatmap`` -> ``heatmap_``,
+    ``metric deletion`` -> ``deletion_``."""
     words = target.split()
-    return option_prefix(words[1]) if len(words) == 2 and words[0] == "sink" else ""
+    return option_prefix(words[1]) if len(words) == 2 and words[0] in PREFIXED else ""
 
 
 def params_table(schema: Type[BaseModel], prefix: str = "") -> nodes.Element:
@@ -179,7 +183,7 @@ class ParamsDirective(SphinxDirective):
                     inner += nodes.paragraph(
                         text="Writes files ending in " + ", ".join(extensions) + " by default.")
                 inner += params_table(item.obj.Params,
-                                      option_prefix(item.name) if kind == "sink" else "")
+                                      option_prefix(item.name) if kind in PREFIXED else "")
                 outer += inner
             sections.append(outer)
         return messages + sections
