@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import click
 
@@ -10,7 +10,7 @@ from xaikit.cli.options import schema_options
 from xaikit.evaluation.report import summary_table
 from xaikit.evaluation.run import EvaluateParams, evaluate
 from xaikit.plugin.errors import XaikitError
-from xaikit.plugin.manager import registry
+from xaikit.plugin.manager import Registry, registry
 from xaikit.plugin.params import validate
 from xaikit.run.outputs import option_prefix
 
@@ -21,11 +21,14 @@ LISTED_FAILURES = 10
 
 
 class EvaluateCommand(click.Command):
-    """Its options are built when first needed, from the installed plugins' schemas."""
+    """Its options are built from the installed plugins' schemas when first needed, and
+    again once plugins were registered or unregistered."""
+
+    built_for: Optional[Registry] = None
 
     def get_params(self, ctx: click.Context) -> List[click.Parameter]:
-        if not self.params:
-            self.params = plugin_options()
+        if self.built_for is not registry():
+            self.params, self.built_for = plugin_options(), registry()
         return super().get_params(ctx)
 
 
