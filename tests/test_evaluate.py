@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import xaikit
+from xaikit.builtins.metrics.randomization import parameter_layers
 from xaikit.engine.backend import F, nn
 from xaikit.evaluation import run as evaluation
 from xaikit.plugin import manager as plugins
@@ -200,6 +201,29 @@ def test_randomization_catches_explainers_that_ignore_the_model():
     np.testing.assert_array_equal(before, after)
     for name, variable in model.parameters().items():
         np.testing.assert_array_equal(variable.d, parameters[name])
+
+
+def test_randomization_leaves_batch_normalisation_statistics_alone(tmp_path):
+    import nnabla.parametric_functions as PF
+
+    def network(x):
+        h = PF.convolution(x, 4, (3, 3), pad=(1, 1), name="conv")
+        h = F.relu(PF.batch_normalization(h, batch_stat=False, name="bn"))
+        return PF.affine(h, 3, name="affine")
+
+    model = xaikit.load_model(network, input_shape=(1, 8, 8))
+    for variable in model.parameters().values():  # trained-looking statistics
+        variable.d = np.random.default_rng(0).uniform(0.5, 1.0, variable.shape)
+    Image.new("L", (8, 8), 200).save(tmp_path / "grey.png")
+    rows = xaikit.evaluate("test-gradient", model, tmp_path / "grey.png", ["randomization"],
+                           class_index=0, progress=False)
+    curve = rows[0].detail["curve"]
+    assert curve["x"] == ["affine/affine", "bn/bn", "conv/conv"]
+    # A random variance can be negative, which zeroes the activations and the map.
+    assert all(value != 0.0 for value in curve["y"])
+    bn, parameters = dict(parameter_layers(model))["bn/bn"], model.parameters()
+    assert len(bn) == 2 and bn[0] == parameters["bn/bn/beta"] and bn[1] == parameters[
+        "bn/bn/gamma"]
 
 
 def test_random_logit_is_1_for_a_map_that_ignores_the_class(region_model, bright_images):

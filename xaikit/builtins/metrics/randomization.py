@@ -3,12 +3,13 @@ arXiv:1810.03292).
 
 The model's parametric layers are randomised one after the other from the top (the
 output) down, in a copy of the model loaded in a parameter scope of its own, so the model
-everyone else uses is never touched. After each layer the explainer draws the map again,
-and its Spearman rank correlation with the original map (pixel magnitudes, ``|map|``
-summed over channels) is a point of the curve in the report's detail; the value is the
-correlation once every layer is random. A map that explains the model must change:
-lower is better, and a map that ignores the model (``edge``; ``random`` with a seed)
-stays at 1. Costs one explanation per parametric layer per image.
+everyone else uses is never touched; batch normalisation's running statistics keep their
+values. After each layer the explainer draws the map again, and its Spearman rank
+correlation with the original map (pixel magnitudes, ``|map|`` summed over channels) is
+a point of the curve in the report's detail; the value is the correlation once every
+layer is random. A map that explains the model must change: lower is better, and a map
+that ignores the model (``edge``; ``random`` with a seed) stays at 1. Costs one
+explanation per parametric layer per image.
 """
 
 from __future__ import annotations
@@ -52,12 +53,19 @@ class Randomization(xaikit.Metric):
         return xaikit.Cost(explanations=len(parameter_layers(model)))
 
 
+STATISTICS = ("mean", "var")
+"""Last parts of the names of batch normalisation's running statistics (nnabla's and
+NNC's): measured, not learned, so never randomised (a random variance can be negative)."""
+
+
 def parameter_layers(model: xaikit.LoadedModel) -> List[Tuple[str, List]]:
-    """The model's parameters grouped by layer (``conv1/conv/W`` and ``conv1/conv/b`` are
-    layer ``conv1/conv``), in the order the network uses them."""
+    """The model's learned parameters grouped by layer (``conv1/conv/W`` and
+    ``conv1/conv/b`` are layer ``conv1/conv``), in the order the network uses them."""
     groups: Dict[str, List] = {}
     for name, variable in model.parameters().items():
-        groups.setdefault(name.rpartition("/")[0] or name, []).append(variable)
+        layer, _, last = name.rpartition("/")
+        if last not in STATISTICS:
+            groups.setdefault(layer or name, []).append(variable)
     return list(groups.items())
 
 
