@@ -22,7 +22,7 @@ REGENERATE = "regenerate them with the command on docs/evaluating.rst, from the 
 
 def page_blocks():
     """The page's code blocks: ``(language, text)``."""
-    return [(m.group(1), "".join(line[3:] + "\n" for line in m.group(3).splitlines()).strip())
+    return [(m.group(1), "\n".join(line[3:] for line in m.group(3).splitlines()).strip("\n"))
             for m in BLOCK.finditer(PAGE.read_text(encoding="utf-8"))]
 
 

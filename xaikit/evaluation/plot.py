@@ -14,6 +14,8 @@ from xaikit.run.explanation import write_atomically
 
 PANEL_INCHES = (4.2, 3.4)
 """Width and height of one metric's panel."""
+LINE_STYLES = ("-", "--", "-.", ":")
+"""Explainer after explainer, so that curves that coincide (the controls') stay visible."""
 
 
 def plot_curves(
@@ -45,10 +47,10 @@ def plot_curves(
         x = first["x"]
         numeric = all(isinstance(v, (int, float)) for v in x)
         positions = x if numeric else list(range(len(x)))
-        for explainer, items in by_explainer.items():
+        for index, (explainer, items) in enumerate(by_explainer.items()):
             ys = [item["y"] for item in items if item["x"] == x]
             ax.plot(positions, np.mean(ys, axis=0), label=f"{explainer} (n={len(ys)})",
-                    marker=None if numeric else "o")
+                    marker=None if numeric else "o", linestyle=LINE_STYLES[index % 4])
         if not numeric:
             ax.set_xticks(positions, [str(v) for v in x], rotation=30, ha="right",
                           fontsize="small")
