@@ -24,7 +24,7 @@ def plot_curves(
     directions: Optional[Dict[str, Optional[bool]]] = None,
 ) -> Path:
     """A panel per metric that reports curves (deletion, insertion, randomization), a line
-    per explainer: the mean over images of its curves.
+    per explainer: the mean over the images of its curves; one legend below them.
 
     :raises ParameterError: no row has a curve (the metrics chosen draw none).
     """
@@ -49,7 +49,7 @@ def plot_curves(
         positions = x if numeric else list(range(len(x)))
         for index, (explainer, items) in enumerate(by_explainer.items()):
             ys = [item["y"] for item in items if item["x"] == x]
-            ax.plot(positions, np.mean(ys, axis=0), label=f"{explainer} (n={len(ys)})",
+            ax.plot(positions, np.mean(ys, axis=0), label=explainer,
                     marker=None if numeric else "o", linestyle=LINE_STYLES[index % 4])
         if not numeric:
             ax.set_xticks(positions, [str(v) for v in x], rotation=30, ha="right",
@@ -58,7 +58,8 @@ def plot_curves(
         ax.set_xlabel(first.get("x_label", ""))
         ax.set_ylabel(first.get("y_label", ""))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     path = Path(path)
     write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, format=_format(path),
                                                       metadata=_metadata(path)))
