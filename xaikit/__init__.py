@@ -1,6 +1,7 @@
 """xaikit: plugin-style explainable AI for image classifiers on nnabla."""
 
-from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.datasets.result import DatasetResult, RowFailure
+from xaikit.datasets.run import explain_dataset
 from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
@@ -10,6 +11,7 @@ from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
     ModelError,
+    OutputError,
     ParameterError,
     PluginError,
     XaikitError,
@@ -21,9 +23,8 @@ from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
 from xaikit.run.explain import explain, explainers, load_model, metrics
-from xaikit.run.explanation import Explanation
+from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
-from xaikit.run.outputs import OutputFile, write_outputs
 
 __all__ = [
     "Attribution",
@@ -41,6 +42,7 @@ __all__ = [
     "MetricBatch",
     "ModelAdapter",
     "ModelError",
+    "OutputError",
     "OutputFile",
     "ParameterError",
     "Params",

@@ -37,7 +37,8 @@ def class_scores(
     :returns: float32 ``(k,)`` for ``k`` inputs.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size: must be a positive integer (got {batch_size!r})")
+        raise ParameterError(f"must be a positive integer (got {batch_size!r})",
+                             subject="batch_size")
     threads = threads or default_threads(device)
 
     def work(worker: int, batch: np.ndarray) -> np.ndarray:

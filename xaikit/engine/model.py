@@ -158,11 +158,12 @@ class LoadedModel:
         twin.reload = self.reload
         mine, theirs = self.parameters(), twin.parameters()
         if list(mine) != list(theirs):
-            raise ModelError(f"model: {self.name}: a copy has other parameters than the model")
+            raise ModelError("a copy has other parameters than the model", subject="model",
+                             path=self.name)
         for name, variable in theirs.items():
             if variable == mine[name]:
-                raise ModelError(f"model: {self.name}: a copy would share parameter {name!r} "
-                                 "with the model; load it with xaikit.load_model")
+                raise ModelError(f"a copy would share parameter {name!r} with the model; load it "
+                                 "with xaikit.load_model", subject="model", path=self.name)
             variable.d = mine[name].d
         return twin
 

@@ -42,7 +42,7 @@ def read_items(
     if path.is_dir():
         items = [Item(image.relative_to(path).as_posix(), image) for image in image_files(path)]
         if not items:
-            raise DatasetError(f"input: {path}: the folder holds no images")
+            raise DatasetError("the folder holds no images", subject="input", path=path)
         return items
     if path.suffix.lower() == ".csv":
         data = read_dataset_csv(path, input_variable, label_variable)
@@ -55,7 +55,7 @@ def read_items(
                 items.append(Item(data.image_cell(row), data.image_path(row), error=str(exc)))
         return items
     if not path.is_file():
-        raise DatasetError(f"input: {path}: no such image, CSV or folder")
+        raise DatasetError("no such image, CSV or folder", subject="input", path=path)
     return [Item(os.fspath(source), path)]
 
 

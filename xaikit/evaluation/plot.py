@@ -10,7 +10,7 @@ import numpy as np
 
 from xaikit.evaluation.report import ReportRow
 from xaikit.plugin.errors import ParameterError
-from xaikit.run.explanation import write_atomically
+from xaikit.run.outputs import write_atomically
 
 PANEL_INCHES = (4.2, 3.4)
 """Width and height of one metric's panel."""
@@ -36,8 +36,8 @@ def plot_curves(
             curves.setdefault(row.metric, {}).setdefault(row.explainer, []).append(
                 row.detail["curve"])
     if not curves:
-        raise ParameterError("plot: none of the metrics draws a curve (deletion, insertion "
-                             "and randomization do)")
+        raise ParameterError("none of the metrics draws a curve (deletion, insertion and "
+                             "randomization do)", subject="plot")
     arrows = {True: " (higher is better)", False: " (lower is better)", None: ""}
     figure = Figure(figsize=(PANEL_INCHES[0] * len(curves), PANEL_INCHES[1]),
                     layout="constrained")
@@ -73,8 +73,8 @@ def check_plot_path(path: Union[str, "os.PathLike[str]"]) -> None:
     kinds = FigureCanvasBase.get_supported_filetypes()
     if _format(Path(path)) not in kinds:
         suffix = Path(path).suffix or "files without an extension"
-        raise ParameterError(f"plot: matplotlib does not write {suffix} (it writes "
-                             f".{', .'.join(sorted(kinds))})")
+        raise ParameterError(f"matplotlib does not write {suffix} (it writes "
+                             f".{', .'.join(sorted(kinds))})", subject="plot")
 
 
 def _format(path: Path) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from scipy import stats
 
-from xaikit.run.explanation import write_atomically
+from xaikit.run.outputs import write_atomically
 
 COLUMNS = ("image", "explainer", "metric", "value", "class", "error", "detail")
 """The report CSV's header."""

@@ -185,7 +185,8 @@ def _plan(request: EvaluateParams, model: Any, explainer_params: Optional[Params
           metric_params: Optional[ParamsByName]) -> _Plan:
     """Check everything that can be checked before the work."""
     if request.output is not None and not request.output.lower().endswith(".csv"):
-        raise ParameterError(f"output: the report is a .csv file (got {request.output})")
+        raise ParameterError(f"the report is a .csv file (got {request.output})",
+                             subject="output")
     if request.plot is not None:
         check_plot_path(request.plot)
     chosen_explainers = _with_params("explainer", request.explainer, explainer_params)
@@ -214,14 +215,14 @@ def _with_params(kind: str, names: Sequence[str],
         try:
             plugin = registry().get(kind, name)
         except UnknownPluginError as exc:
-            raise UnknownPluginError(f"{kind}: {exc}") from None
+            raise UnknownPluginError(exc.reason, subject=kind) from None
         chosen[name] = (plugin, validate(plugin.Params, dict(params.get(name, {})),
                                          prefix=option_prefix(name)))
     for name, values in params.items():
         if name not in chosen:
             first = option_prefix(name) + next(iter(values))
-            raise ParameterError(f"{first}: the {kind} {name} is not chosen; add it with "
-                                 f"--{kind} {name}")
+            raise ParameterError(f"the {kind} {name} is not chosen; add it with --{kind} {name}",
+                                 subject=first)
     return chosen
 
 
