@@ -412,6 +412,29 @@ def test_a_model_copy_has_parameters_of_its_own(region_model):
         assert all(np.any(v.d != 0) for name, v in original.items() if name.endswith("W"))
 
 
+def test_a_model_made_without_load_model_is_copied_unless_its_graphs_share_parameters():
+    import nnabla.parametric_functions as PF
+
+    def own(batch_size):  # parameters created in the model's scope: a copy gets its own
+        x = nn.Variable((batch_size, 1, 4, 4))
+        return xaikit.Graph(x, PF.affine(x, 2, name="fc"))
+
+    model = xaikit.LoadedModel("own", (1, 4, 4), 2, own)
+    twin = model.copy()
+    assert twin.reload is None and list(twin.parameters()) == ["fc/affine/W", "fc/affine/b"]
+    np.testing.assert_array_equal(twin.parameters()["fc/affine/W"].d,
+                                  model.parameters()["fc/affine/W"].d)
+    weights = nn.Variable.from_numpy_array(np.ones((16, 2), np.float32))
+
+    def shared(batch_size):  # one set of parameters for every model built from it
+        x = nn.Variable((batch_size, 1, 4, 4))
+        nn.parameter.set_parameter("W", weights)
+        return xaikit.Graph(x, F.affine(x, weights))
+
+    with pytest.raises(xaikit.ModelError, match="a copy would share parameter 'W'"):
+        xaikit.LoadedModel("shared", (1, 4, 4), 2, shared).copy()
+
+
 def test_class_scores_are_the_predictions_at_any_batch_size():
     model = xaikit.load_model(DEMO)
     images = np.stack([xaikit.load_image(p, model) for p in sorted(DEMO_IMAGES.glob("*.png"))])

@@ -4,7 +4,7 @@ from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
 from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.evaluation.report import ReportRow
 from xaikit.evaluation.run import evaluate
 from xaikit.plugin.errors import (
@@ -47,6 +47,7 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "Preprocessing",
     "ReportRow",
     "RowFailure",
     "Score",
