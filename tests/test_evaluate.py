@@ -47,16 +47,6 @@ class Region(xaikit.Explainer):
         return region_mask()
 
 
-class Gradient(xaikit.Explainer):
-    """The input gradient of the class score."""
-
-    name = "test-gradient"
-    description = "input gradient"
-
-    def explain_batch(self, model, images, class_indices, params):
-        return xaikit.input_gradients(model, images, class_indices)
-
-
 class Pixel(xaikit.Explainer):
     name = "one-pixel"
     description = "all importance on one pixel"
@@ -90,7 +80,7 @@ class Fussy(xaikit.Explainer):
 class TestExplainers:
     @xaikit.hookimpl
     def register_explainers(self, register):
-        for explainer in (Region(), Gradient(), Pixel(), Constant(), Fussy()):
+        for explainer in (Region(), Pixel(), Constant(), Fussy()):
             register(explainer)
 
 
@@ -187,11 +177,11 @@ def test_randomization_catches_explainers_that_ignore_the_model():
     model = xaikit.load_model(DEMO)
     before = model.predict(xaikit.load_image(DEMO_IMAGES / "digit_3.png", model)[None])
     parameters = {name: v.d.copy() for name, v in model.parameters().items()}
-    rows = xaikit.evaluate(["edge", "random", "test-gradient"], model, DEMO_IMAGES,
+    rows = xaikit.evaluate(["edge", "random", "gradient"], model, DEMO_IMAGES,
                            ["randomization"], seed=0, progress=False)
     assert values(rows, "edge", "randomization") == pytest.approx(1.0)
     assert values(rows, "random", "randomization") == pytest.approx(1.0)
-    gradient = values(rows, "test-gradient", "randomization")
+    gradient = values(rows, "gradient", "randomization")
     assert gradient.mean() < 0.7 and gradient.max() < 0.8
     curve = rows[-1].detail["curve"]
     assert curve["x"] == ["affine4/affine", "affine3/affine", "conv2/conv", "conv1/conv"]
@@ -215,7 +205,7 @@ def test_randomization_leaves_batch_normalisation_statistics_alone(tmp_path):
     for variable in model.parameters().values():  # trained-looking statistics
         variable.d = np.random.default_rng(0).uniform(0.5, 1.0, variable.shape)
     Image.new("L", (8, 8), 200).save(tmp_path / "grey.png")
-    rows = xaikit.evaluate("test-gradient", model, tmp_path / "grey.png", ["randomization"],
+    rows = xaikit.evaluate("gradient", model, tmp_path / "grey.png", ["randomization"],
                            class_index=0, progress=False)
     curve = rows[0].detail["curve"]
     assert curve["x"] == ["affine/affine", "bn/bn", "conv/conv"]
@@ -227,10 +217,10 @@ def test_randomization_leaves_batch_normalisation_statistics_alone(tmp_path):
 
 
 def test_random_logit_is_1_for_a_map_that_ignores_the_class(region_model, bright_images):
-    rows = xaikit.evaluate(["random", "test-gradient"], DEMO, DEMO_IMAGES, ["random-logit"],
+    rows = xaikit.evaluate(["random", "gradient"], DEMO, DEMO_IMAGES, ["random-logit"],
                            progress=False)
     assert values(rows, "random", "random-logit") == pytest.approx(1.0)
-    assert values(rows, "test-gradient", "random-logit").mean() < 0.6
+    assert values(rows, "gradient", "random-logit").mean() < 0.6
     others = [r.detail["other_class"] for r in rows]
     assert all(other != r.class_index and 0 <= other < 10 for other, r in zip(others, rows))
     assert len(set(others)) > 3
@@ -249,7 +239,7 @@ def test_sparseness_of_one_pixel_is_near_1_and_of_a_constant_map_0(region_model,
 def test_values_do_not_change_with_the_batch_size_or_the_chunks(monkeypatch):
     """Up to float32 rounding: the passes' batches, and the explainer's, differ."""
     metrics = ["deletion", "insertion", "mufidelity", "random-logit"]
-    args = (["test-gradient", "random"], DEMO, DEMO_IMAGES, metrics)
+    args = (["gradient", "random"], DEMO, DEMO_IMAGES, metrics)
     options = {"progress": False, "metric_params": {"mufidelity": {"samples": 20}}}
     reference = xaikit.evaluate(*args, batch_size=64, **options)
     smaller = xaikit.evaluate(*args, batch_size=5, **options)
@@ -351,14 +341,14 @@ def test_folders_are_read_recursively_in_order(tmp_path):
 
 def test_the_cli_compares_explainers_in_a_table_a_report_and_a_plot(tmp_path):
     report, plot = tmp_path / "report.csv", tmp_path / "curves.png"
-    result = run_cli(["evaluate", "-e", "test-gradient", "-e", "random", "-e", "edge",
+    result = run_cli(["evaluate", "-e", "gradient", "-e", "random", "-e", "edge",
                       "-m", DEMO, "-i", DEMO_IMAGES, "--metric", "deletion", "--metric",
                       "insertion", "--metric", "sparseness", "--deletion-steps", "10",
                       "--seed", "0", "-o", report, "--plot", plot])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["deletion", "↓", "insertion", "↑", "sparseness", "↑"]
-    assert [line.split()[0] for line in lines[1:4]] == ["test-gradient", "random", "edge"]
+    assert [line.split()[0] for line in lines[1:4]] == ["gradient", "random", "edge"]
     assert all(re.fullmatch(r"\S+( +\d\.\d{3} ± \d\.\d{3}){3}", line) for line in lines[1:4])
     assert lines[4].startswith("mean ± 95% confidence interval over 10 images")
     assert lines[5:] == [str(report), str(plot)]

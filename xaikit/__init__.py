@@ -1,10 +1,22 @@
-"""xaikit: plugin-style explainable AI for image classifiers on nnabla."""
+"""xaikit: plugin-style explainable AI for image classifiers on nnabla.
+
+The names below (``__all__``) are xaikit's public API: everything a user or a plugin
+needs, documented in the API reference. Plugins (xaikit's own SmoothGrad, explainers,
+adapters and sinks among them) import only ``xaikit`` (and ``xaikit.testing`` in their
+tests). The subpackages (``xaikit.plugin``, ``xaikit.engine``, ``xaikit.run``,
+``xaikit.datasets``, ``xaikit.cli``, ``xaikit.builtins``) are private: they may change
+in any release.
+"""
 
 from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
+from xaikit.engine.backend import CPU, Device
 from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
+from xaikit.engine.noise import Smoothing
+from xaikit.engine.params import GradientParams
+from xaikit.engine.passes import smoothed_gradients
 from xaikit.evaluation.report import ReportRow
 from xaikit.evaluation.run import evaluate
 from xaikit.plugin.errors import (
@@ -18,22 +30,25 @@ from xaikit.plugin.errors import (
 )
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.manager import register_plugin, unregister_plugin
+from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
 from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
-from xaikit.run.explain import explain, explainers, load_model, metrics
+from xaikit.run.explain import explain, explainers, load_model, metrics, sinks
 from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
 
 __all__ = [
+    "CPU",
     "Attribution",
     "Cost",
     "Curve",
     "DatasetError",
     "DatasetResult",
+    "Device",
     "Explainer",
     "Explanation",
+    "GradientParams",
     "Graph",
     "ImageError",
     "Layer",
@@ -47,11 +62,13 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "PluginWarning",
     "Preprocessing",
     "ReportRow",
     "RowFailure",
     "Score",
     "Sink",
+    "Smoothing",
     "XaikitError",
     "class_scores",
     "evaluate",
@@ -65,6 +82,8 @@ __all__ = [
     "load_model",
     "metrics",
     "register_plugin",
+    "sinks",
+    "smoothed_gradients",
     "unregister_plugin",
     "variable_gradients",
     "write_outputs",

@@ -14,13 +14,14 @@ from xaikit.evaluation.run import EvaluateParams
 from xaikit.plugin.manager import OWN_PACKAGE, registry
 from xaikit.plugin.params import validate
 from xaikit.run.request import RunParams
+from xaikit.run.smoothing import SmoothParams
 
 REQUIRED = {EvaluateParams: {"explainer": ("random",), "input": "images"}}
 """Values of the required fields of a schema, besides the one tested."""
 
 
 def schemas():
-    found = [("run", RunParams), ("evaluate", EvaluateParams)]
+    found = [("run", RunParams), ("smoothing", SmoothParams), ("evaluate", EvaluateParams)]
     for kind in ("explainer", "sink", "metric"):
         found += [(f"{kind} {name}", reg.obj.Params)
                   for name, reg in registry().items[kind].items() if reg.package == OWN_PACKAGE]

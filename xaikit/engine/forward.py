@@ -8,9 +8,8 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
-from xaikit.engine.gradients import score_variable
+from xaikit.engine.gradients import default_threads, score_variable
 from xaikit.engine.model import LoadedModel
-from xaikit.engine.passes import default_threads
 from xaikit.engine.threads import ordered_map
 from xaikit.plugin.errors import ParameterError
 
