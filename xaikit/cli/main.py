@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Set
 
 import click
 
+from xaikit.cli.evaluate import evaluate_command
 from xaikit.cli.options import schema_options
 from xaikit.datasets import run as datasets
 from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
@@ -30,8 +31,9 @@ def cli() -> None:
 
 @cli.command("list")
 def list_plugins() -> None:
-    """Show the installed explainers, model adapters and sinks, and their packages."""
-    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
+    """Show the installed explainers, model adapters, sinks and metrics, and their packages."""
+    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks",
+              "metric": "Metrics"}
     rows = {kind: [(reg.name, f"{reg.package} ({type(reg.obj).__module__.split('.')[0]})",
                     reg.obj.description) for reg in registry().items[kind].values()]
             for kind in titles}
@@ -71,6 +73,8 @@ class ExplainerGroup(click.Group):
 def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
+
+cli.add_command(evaluate_command)
 
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""

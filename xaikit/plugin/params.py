@@ -67,6 +67,8 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
         name = prefix + (".".join(str(part) for part in err["loc"]) or "parameters")
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown parameter")
+        elif err["type"] == "missing":
+            lines.append(f"{name}: required")
         else:
             lines.append(f"{name}: {err['msg']} (got {err['input']!r})")
     return "\n".join(lines)
