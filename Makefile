@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 		"$$py" -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx,dask]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
 	# nnabla's ONNX importer, without the converter's TensorFlow requirements (see pyproject)
 	$(BIN)/python -m pip install --quiet --no-deps nnabla-converter==1.39.0
 	@touch $@

@@ -93,7 +93,8 @@ def test_help_shows_every_parameter_with_default_and_range():
         "-i, --image TEXT Image file to analyse (image).",
         "-c, --class-index, --class_index TEXT Index of the class to explain (int); "
         "'predicted' for the model's top class, or several indices such as 3,5,7 for one map "
-        "each. [default: 0]",
+        "each. Dataset runs: each row's label by default, 'predicted' or one index for every "
+        "row. [default: 0]",
         "-o, --output TEXT Output file",
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",

@@ -107,9 +107,14 @@ def test_failed_rows_are_listed_and_exit_status_is_1(models, dataset, tmp_path):
     (["--image", "{img}", "--overwrite"],
      "error: overwrite: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
-    (["-i", "{csv}", "-c", "1"],
-     "error: class_index: a dataset run explains each row's label (--label-variable); "
-     "--class-index is for --image"),
+    (["-i", "{csv}", "-c", "1,2"],
+     "error: class_index: a dataset run explains one class per row: an index, 'predicted' "
+     "or (for a CSV) 'label'"),
+    (["-i", "{csv}", "-c", "3"],
+     "error: class_index: 3 is past the output width of grey.nnp (3 classes: 0 to 2)"),
+    (["-i", "{img}", "--workers", "2"],
+     "error: workers: only dataset runs use it (--input data.csv); --image explains "
+     "one image"),
     (["-i", "{csv}", "--input", "{csv}"],
      "error: input: given twice: -i {csv} and --input {csv}"),
     (["-i", "{csv}", "-v2", "label"],
@@ -129,11 +134,13 @@ def test_help_shows_the_dataset_options():
     text = " ".join(run(["run", "smoothgrad", "--help"]).output.split())
     for expected in [
         "--input TEXT Dataset CSV whose every row is explained, when no --image is given "
-        "(csv). [default: output_result.csv]",
+        "(csv); or a folder, whose every image file is. [default: output_result.csv]",
         "-v1, --input-variable, --input_variable TEXT Dataset variable holding the image "
         "paths (variable). [default: x]",
         "-v2, --label-variable, --label_variable TEXT",
         "--overwrite / --no-overwrite Dataset runs: redo the maps",
-        "-i, --image TEXT Image file to analyse (image). A .csv file is a dataset",
+        "-i, --image TEXT Image file to analyse (image). A .csv file or a folder is a dataset",
+        "--workers INTEGER Dataset runs: explain on a local Dask cluster",
+        "--scheduler TEXT Dataset runs: explain on the Dask cluster of this scheduler",
     ]:
         assert expected in text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any, Dict, List, Optional, Set
 
 import click
 
+from xaikit.cli.evaluate import evaluate_command
 from xaikit.cli.options import schema_options
 from xaikit.datasets import run as datasets
 from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
@@ -29,8 +31,9 @@ def cli() -> None:
 
 @cli.command("list")
 def list_plugins() -> None:
-    """Show the installed explainers, model adapters and sinks, and their packages."""
-    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
+    """Show the installed explainers, model adapters, sinks and metrics, and their packages."""
+    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks",
+              "metric": "Metrics"}
     rows = {kind: [(reg.name, f"{reg.package} ({type(reg.obj).__module__.split('.')[0]})",
                     reg.obj.description) for reg in registry().items[kind].values()]
             for kind in titles}
@@ -71,12 +74,17 @@ def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
 
+cli.add_command(evaluate_command)
+
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""
+SCHEDULER_VARIABLE = "XAIKIT_SCHEDULER"
+"""The environment variable that gives dataset runs a Dask scheduler without --scheduler."""
 
 
 def run_command(name: str, values: Dict[str, Any]) -> None:
-    """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
+    """One image with ``--image``; else every row of a dataset CSV or every image under a
+    folder (``-i`` takes a .csv or a folder too)."""
     request = parse_run(name, values)
     if request.dataset is None:
         run_image(request)
@@ -86,13 +94,17 @@ def run_command(name: str, values: Dict[str, Any]) -> None:
 
 def parse_run(name: str, values: Dict[str, Any]) -> Request:
     """The request of ``xaikit run <name>`` from click's values: the options given, the
-    sinks' and model adapters' options by plugin, and ``-i data.csv`` as the dataset it
-    names."""
+    sinks' and model adapters' options by plugin, ``-i data.csv`` or ``-i FOLDER`` as the
+    dataset it names, and ``XAIKIT_SCHEDULER`` for a dataset run without ``--scheduler``
+    or ``--workers``."""
     own = (set(RunParams.model_fields) | set(SmoothParams.model_fields)
            | set(registry().get("explainer", name).Params.model_fields))
     given = {key: value for key, value in values.items() if key in own and value is not None}
     image = given.get("image")
-    dataset = image is None or image.lower().endswith(".csv")
+    dataset = image is None or image.lower().endswith(".csv") or os.path.isdir(image)
+    if dataset and not {"scheduler", "workers"} & set(given) and os.environ.get(
+            SCHEDULER_VARIABLE):
+        given["scheduler"] = os.environ[SCHEDULER_VARIABLE]
     named_input = "input" in given
     if image is not None and dataset:
         if named_input:
@@ -102,9 +114,9 @@ def parse_run(name: str, values: Dict[str, Any]) -> Request:
         named_input = True
     request = build_request(name, given, prefixed_values("sink", values, own),
                             prefixed_values("adapter", values, own), dataset=dataset)
-    if dataset and not named_input and not request.dataset.csv.is_file():
+    if dataset and not named_input and not request.dataset.path.exists():
         raise DatasetError("no such file (give an image with --image, or a dataset CSV with "
-                           "--input)", subject="input", path=request.dataset.csv)
+                           "--input)", subject="input", path=request.dataset.path)
     return request
 
 

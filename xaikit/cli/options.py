@@ -70,7 +70,9 @@ def help_text(field: FieldInfo) -> str:
     """The field's description with its default and range, as ``--help`` shows it."""
     parts = []
     if field.default not in (PydanticUndefined, None, ()):
-        parts.append(f"default: {field.default}")
+        default = field.default
+        parts.append("default: " + (", ".join(map(str, default)) if isinstance(default, tuple)
+                                    else str(default)))
     bounds = range_text(field)
     if bounds:
         parts.append("range: " + bounds)

@@ -25,7 +25,7 @@ class Params(BaseModel):
 RUN_OPTIONS = frozenset({
     "model", "image", "class_index", "output", "sink", "labels", "input", "input_variable",
     "label_variable", "overwrite", "seed", "smooth_samples", "smooth_noise_level",
-    "smooth_variant",
+    "smooth_variant", "workers", "scheduler",
 })
 """The options of every run (``xaikit run``'s, and keywords of :func:`xaikit.explain` and
 :func:`xaikit.explain_dataset`)."""
@@ -67,6 +67,8 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
         name = prefix + (".".join(str(part) for part in err["loc"]) or "parameters")
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown parameter")
+        elif err["type"] == "missing":
+            lines.append(f"{name}: required")
         else:
             lines.append(f"{name}: {err['msg']} (got {err['input']!r})")
     return "\n".join(lines)
