@@ -307,7 +307,7 @@ def test_partial_sums_are_added_in_pass_order_whatever_finishes_first(quad, monk
     partial = {0: 1e20, 1: 1.0, 2: -1e20}  # by sample index, one sample per pass
     done = {start: threading.Event() for start in partial}
     after = {0: done[2], 1: done[0]}
-    host_sums = kernel.host_sums
+    host_sums = kernel._host_sums
 
     def sums_finishing_late(grads, segments, wanted):
         (segment,) = segments
@@ -318,7 +318,7 @@ def test_partial_sums_are_added_in_pass_order_whatever_finishes_first(quad, monk
         done[segment.start].set()
         return sums
 
-    monkeypatch.setattr(kernel, "host_sums", sums_finishing_late)
+    monkeypatch.setattr(kernel, "_host_sums", sums_finishing_late)
     maps = []
     for threads in (1, 3):
         for event in done.values():
@@ -333,7 +333,7 @@ def test_a_pass_adds_up_its_rows_in_float64():
     """In float32, 1e8 + 1 - 1e8 is 0, and 2**24 + 1 is 2**24."""
     def pass_sums(*values):
         rows = np.array(values, dtype=np.float32).reshape(len(values), 1, 1, 1)
-        sums = kernel.host_sums(rows, [kernel.Segment(0, 0, len(values))], ("sums", "squares"))
+        sums = kernel._host_sums(rows, [kernel.Segment(0, 0, len(values))], ("sums", "squares"))
         return sums["sums"][0, 0, 0, 0], sums["squares"][0, 0, 0, 0]
 
     assert pass_sums(1e8, 1.0, -1e8)[0] == 1.0
