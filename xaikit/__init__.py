@@ -14,7 +14,7 @@ from xaikit.plugin.errors import (
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.manager import register_plugin, unregister_plugin
-from xaikit.plugin.params import Params
+from xaikit.plugin.params import Params, SampleCount
 from xaikit.plugin.sink import Sink
 from xaikit.run.explain import explain, explainers, load_model
 from xaikit.run.explanation import Explanation
@@ -38,6 +38,7 @@ __all__ = [
     "Params",
     "PluginError",
     "RowFailure",
+    "SampleCount",
     "Sink",
     "XaikitError",
     "explain",

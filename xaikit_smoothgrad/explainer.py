@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from typing import List, Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -28,11 +28,23 @@ class SmoothGrad(xaikit.Explainer):
             "value range (max - min).",
             json_schema_extra={"aliases": ["-nl"]},
         )
-        num_samples: int = Field(
+        num_samples: xaikit.SampleCount = Field(
             25,
-            ge=1,
-            description="Noisy copies whose gradients are averaged.",
+            description="Noisy copies whose gradients are averaged (≥ 1), or auto: draw "
+            "them until the map's stability reaches --stability, at most --max-samples.",
             json_schema_extra={"aliases": ["-n"]},
+        )
+        stability: float = Field(
+            0.95,
+            gt=0.0,
+            lt=1.0,
+            description="With --num-samples auto: the stability at which to stop, the "
+            "correlation expected between this map and another made from other noise.",
+        )
+        max_samples: int = Field(
+            1000,
+            ge=2,
+            description="With --num-samples auto: the most noisy copies drawn per image.",
         )
         variant: Literal["smoothgrad_sq", "smoothgrad", "vargrad"] = Field(
             "smoothgrad_sq",
@@ -80,15 +92,16 @@ class SmoothGrad(xaikit.Explainer):
             description="GPU number for cuda and cudnn.",
         )
 
-    def explain(self, model, image, class_index, params) -> np.ndarray:
+    def explain(self, model, image, class_index, params) -> xaikit.Attribution:
         return self.explain_batch(model, image[None], [class_index], params)[0]
 
     def explain_batch(
         self, model, images: np.ndarray, class_indices: Sequence[int], params
-    ) -> np.ndarray:
+    ) -> List[xaikit.Attribution]:
         """Noisy copies of all ``images`` share passes; each image gets the noise, and up
-        to float rounding the map, that :meth:`explain` gives it."""
-        return noisy_gradient_maps(
+        to float rounding the map, that :meth:`explain` gives it. Each map reports its
+        ``samples`` and ``stability`` (and with ``num_samples="auto"``, ``capped``)."""
+        made = noisy_gradient_maps(
             model,
             images,
             [int(c) for c in class_indices],
@@ -100,4 +113,7 @@ class SmoothGrad(xaikit.Explainer):
             batch_size=params.batch_size,
             threads=params.threads,
             device=Device(params.device, params.device_id),
+            stability=params.stability,
+            max_samples=params.max_samples,
         )
+        return [xaikit.Attribution(values, made.metadata(i)) for i, values in enumerate(made.maps)]

@@ -7,9 +7,11 @@ in the field's ``json_schema_extra={"aliases": [...]}``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, Literal, Optional, Tuple, Type, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator
+from pydantic_core import PydanticCustomError
+from typing_extensions import Annotated
 
 from xaikit.plugin.errors import ParameterError
 from xaikit.run.classes import ClassTarget
@@ -21,6 +23,22 @@ class Params(BaseModel):
     """Base class of every plugin's parameter schema: unknown names are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_COUNT = TypeAdapter(Annotated[int, Field(ge=1)])
+
+
+def _count_or_auto(value: Any, handler: Any) -> Any:
+    if value == "auto":
+        return value
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise PydanticCustomError("count_or_auto", "Input should be a whole number or 'auto'")
+    return _COUNT.validate_python(value)
+
+
+SampleCount = Annotated[Union[int, Literal["auto"]], WrapValidator(_count_or_auto)]
+"""A number of noisy samples (a whole number ≥ 1), or ``"auto"``: as many as the map
+needs to reach a stability (see :mod:`xaikit.engine.stability`)."""
 
 
 class RunParams(Params):
