@@ -112,8 +112,7 @@ def test_help_shows_every_parameter_with_default_and_range():
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",
         "-n, --num-samples, --num_samples INTEGER|auto Noisy copies whose gradients are "
-        "averaged (≥ 1), or auto: draw them until the map's stability reaches --stability, at "
-        "most --max-samples. [default: 25]",
+        "averaged (≥ 1), or auto: draw them until the map's stability reaches --stability",
         "--stability FLOAT With --num-samples auto: the stability at which to stop",
         "--max-samples, --max_samples INTEGER With --num-samples auto: the most noisy copies "
         "drawn per image. [default: 1000; range: ≥ 2]",
