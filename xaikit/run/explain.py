@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, List, Sequence, Union
+import warnings
+from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 
@@ -73,6 +74,8 @@ def explain(
     explanations = []
     for index in indices:
         result = Attribution.of(algorithm.explain(loaded, pixels, index, checked))
+        if result.metadata.get("capped"):
+            warnings.warn(capped_message(explainer, index, result.metadata), stacklevel=2)
         explanations.append(Explanation(
             attribution=result.values,
             input=pixels,
@@ -86,6 +89,15 @@ def explain(
             reported=dict(result.metadata),
         ))
     return explanations if isinstance(target, list) else explanations[0]
+
+
+def capped_message(explainer: str, class_index: int, metadata: Dict[str, Any]) -> str:
+    """What to tell about a map that reached its ``max_samples`` before its target
+    stability (metadata ``capped``, with ``samples`` and ``stability``)."""
+    return (f"{explainer}: class {class_index}: stopped at max_samples "
+            f"({metadata['samples']} samples) with stability {metadata['stability']:.3f}, "
+            "short of the stability asked for: the map is still noisy; raise max_samples "
+            "or lower stability")
 
 
 def check_class_index(class_index: int, model: LoadedModel) -> None:
