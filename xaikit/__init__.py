@@ -1,8 +1,20 @@
-"""xaikit: plugin-style explainable AI for image classifiers on nnabla."""
+"""xaikit: plugin-style explainable AI for image classifiers on nnabla.
+
+The names below (``__all__``) are xaikit's public API: everything a user or a plugin
+needs, documented in the API reference. Plugins (xaikit's own SmoothGrad, explainers,
+adapters and sinks among them) import only ``xaikit`` (and ``xaikit.testing`` in their
+tests). The subpackages (``xaikit.plugin``, ``xaikit.engine``, ``xaikit.run``,
+``xaikit.datasets``, ``xaikit.cli``, ``xaikit.builtins``) are private: they may change
+in any release.
+"""
 
 from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.engine.backend import CPU, Device
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.noise import Smoothing
+from xaikit.engine.params import GradientParams
+from xaikit.engine.passes import Smoothed, smoothed_gradients
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -13,20 +25,23 @@ from xaikit.plugin.errors import (
 )
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.manager import register_plugin, unregister_plugin
+from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
 from xaikit.plugin.params import Params, SampleCount
 from xaikit.plugin.sink import Sink
-from xaikit.run.explain import explain, explainers, load_model
+from xaikit.run.explain import explain, explainers, load_model, sinks
 from xaikit.run.explanation import Explanation
 from xaikit.run.images import load_image
 from xaikit.run.outputs import OutputFile, write_outputs
 
 __all__ = [
+    "CPU",
     "Attribution",
     "DatasetError",
     "DatasetResult",
+    "Device",
     "Explainer",
     "Explanation",
+    "GradientParams",
     "Graph",
     "ImageError",
     "Layer",
@@ -37,9 +52,12 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "PluginWarning",
     "RowFailure",
     "SampleCount",
     "Sink",
+    "Smoothed",
+    "Smoothing",
     "XaikitError",
     "explain",
     "explain_dataset",
@@ -50,6 +68,8 @@ __all__ = [
     "load_image",
     "load_model",
     "register_plugin",
+    "sinks",
+    "smoothed_gradients",
     "unregister_plugin",
     "variable_gradients",
     "write_outputs",

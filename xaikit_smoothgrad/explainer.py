@@ -1,4 +1,6 @@
-"""SmoothGrad (Smilkov et al., 2017) with the parameters of NNC's XAI/SmoothGrad plugin."""
+"""SmoothGrad (Smilkov et al., 2017) with the parameters of NNC's XAI/SmoothGrad plugin:
+the engine's input gradients of noisy copies, as ``gradient`` smoothed with
+``smoothgrad_sq`` gives them."""
 
 from __future__ import annotations
 
@@ -8,8 +10,6 @@ import numpy as np
 from pydantic import Field
 
 import xaikit
-from xaikit.engine.backend import Device
-from xaikit.engine.passes import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
 
 
 class SmoothGrad(xaikit.Explainer):
@@ -18,7 +18,7 @@ class SmoothGrad(xaikit.Explainer):
     name = "smoothgrad"
     description = "SmoothGrad: input gradients averaged over noisy copies (arXiv:1706.03825)"
 
-    class Params(xaikit.Params):
+    class Params(xaikit.GradientParams):
         noise_level: float = Field(
             0.15,
             ge=0.0,
@@ -51,12 +51,6 @@ class SmoothGrad(xaikit.Explainer):
             description="The map: smoothgrad_sq, the mean squared gradient (NNC's); "
             "smoothgrad, the mean gradient; vargrad, the gradients' variance.",
         )
-        score: Literal["output", "logit"] = Field(
-            "output",
-            description="What is differentiated: the model's output (NNC), or the logit "
-            "that its final Softmax or Sigmoid turns into that output (the paper's class "
-            "score).",
-        )
         seed: Optional[int] = Field(
             None,
             ge=0,
@@ -64,32 +58,6 @@ class SmoothGrad(xaikit.Explainer):
             description="Seed of the noise: the same seed gives the same noise at any "
             "batch size and thread count, and a bit-identical map at any thread count; "
             "every image of a run gets the same seed. Default: fresh noise each run.",
-        )
-        batch_size: Optional[int] = Field(
-            None,
-            ge=1,
-            le=65_536,
-            description="Noisy copies evaluated per forward/backward pass. Default: a pass "
-            "for each of the default threads, their buffers together within "
-            f"{MEMORY_BUDGET // 2**20} MiB, at most {MAX_AUTO_BATCH}.",
-        )
-        threads: Optional[int] = Field(
-            None,
-            ge=1,
-            le=256,
-            description="Passes run at once, each in a thread with its own graph. "
-            "Default: the CPU cores (at most 8); 1 on a GPU.",
-        )
-        device: Literal["cpu", "cuda", "cudnn"] = Field(
-            "cpu",
-            description="Where nnabla runs: cpu, or a GPU through nnabla's CUDA extension "
-            "(pip install 'xaikit[cuda]').",
-        )
-        device_id: int = Field(
-            0,
-            ge=0,
-            le=255,
-            description="GPU number for cuda and cudnn.",
         )
 
     def explain(self, model, image, class_index, params) -> xaikit.Attribution:
@@ -101,19 +69,8 @@ class SmoothGrad(xaikit.Explainer):
         """Noisy copies of all ``images`` share passes; each image gets the noise, and up
         to float rounding the map, that :meth:`explain` gives it. Each map reports its
         ``samples`` and ``stability`` (and with ``num_samples="auto"``, ``capped``)."""
-        made = noisy_gradient_maps(
-            model,
-            images,
-            [int(c) for c in class_indices],
-            noise_level=params.noise_level,
-            num_samples=params.num_samples,
-            variant=params.variant,
-            score=params.score,
-            seed=params.seed,
-            batch_size=params.batch_size,
-            threads=params.threads,
-            device=Device(params.device, params.device_id),
-            stability=params.stability,
-            max_samples=params.max_samples,
-        )
-        return [xaikit.Attribution(values, made.metadata(i)) for i, values in enumerate(made.maps)]
+        smoothing = xaikit.Smoothing(params.num_samples, params.noise_level, params.variant,
+                                     params.seed, params.stability, params.max_samples)
+        return xaikit.Attribution.each(xaikit.smoothed_gradients(
+            model, images, [int(c) for c in class_indices], smoothing,
+            **params.engine_options()))

@@ -10,10 +10,11 @@ import pytest
 import xaikit
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import RunParams, validate
+from xaikit.run.smoothing import SmoothParams
 
 
 def schemas():
-    found = [("run", RunParams)]
+    found = [("run", RunParams), ("smoothing", SmoothParams)]
     for kind in ("explainer", "sink"):
         found += [(f"{kind} {name}", reg.obj.Params)
                   for name, reg in registry().items[kind].items()]

@@ -16,6 +16,7 @@ from xaikit.plugin.manager import registry
 from xaikit.plugin.params import Params, RunParams, validate
 from xaikit.run import explain as api
 from xaikit.run.outputs import choose_sinks, option_prefix, write_outputs
+from xaikit.run.smoothing import SmoothParams
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,8 +51,8 @@ class ExplainerGroup(click.Group):
         if name not in registry().items["explainer"]:
             return None
         explainer = registry().get("explainer", name)
-        schemas = (RunParams, explainer.Params)
-        options = [opt for schema in schemas for opt in schema_options(schema)]
+        schemas = (RunParams, SmoothParams, explainer.Params)
+        options = run_options(schemas)
         return click.Command(
             name,
             params=options + sink_options({o for opt in options for o in opt.opts}),
@@ -85,6 +86,26 @@ def run_explainer(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
         run_dataset(name, schemas, values)
 
 
+def run_options(schemas: tuple) -> List[click.Option]:
+    """Each schema's options; a field that an earlier schema has (the run's ``seed``, which
+    the explainer's ``seed`` receives) is declared once."""
+    seen: Set[str] = set()
+    options = []
+    for schema in schemas:
+        for field, option in zip(schema.model_fields, schema_options(schema)):
+            if field not in seen:
+                options.append(option)
+                seen.add(field)
+    return options
+
+
+def explainer_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Any]:
+    """The values given for the fields of ``schemas`` after the run's own: the smoothing
+    options and the explainer's parameters, validated by :func:`xaikit.explain`."""
+    fields = {field for schema in schemas[1:] for field in schema.model_fields}
+    return {k: v for k, v in values.items() if k in fields and v is not None}
+
+
 def sink_options(taken: Set[str]) -> List[click.Option]:
     """``--<sink>-<parameter>`` for every installed sink's parameters; an option spelled
     like a run or explainer option is left out (theirs wins)."""
@@ -108,7 +129,8 @@ def sink_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Dict[str, A
 
 
 def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
-    run_params, explainer_params = (_validated(schema, values) for schema in schemas)
+    run_params = _validated(RunParams, values)
+    explainer_params = explainer_values(values, schemas)
     output = Path(run_params.output or f"{name}.png")
     sink_params = sink_values(values, schemas)
     choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
@@ -121,7 +143,7 @@ def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
         image=run_params.image,
         class_index=run_params.class_index,
         labels=run_params.labels,
-        **explainer_params.model_dump(),
+        **explainer_params,
     )
     for written in write_outputs(explanations, output, run_params.sink, sink_params):
         click.echo(str(written.path))
@@ -137,7 +159,7 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     if values.get("class_index") is not None:
         raise ParameterError("class_index: a dataset run explains each row's label "
                              "(--label-variable); --class-index is for --image")
-    run_params, explainer_params = (_validated(schema, values) for schema in schemas)
+    run_params = _validated(RunParams, values)
     if values.get("input") is None and not Path(run_params.input).is_file():
         raise DatasetError(f"input: {run_params.input}: no such file (give an image with "
                            "--image, or a dataset CSV with --input)")
@@ -152,7 +174,7 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
         sinks=run_params.sink,
         sink_params=sink_values(values, schemas),
         labels=run_params.labels,
-        **explainer_params.model_dump(),
+        **explainer_values(values, schemas),
     )
     click.echo(str(result.output))
     for failure in result.failures[:LISTED_FAILURES]:

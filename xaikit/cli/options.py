@@ -8,6 +8,7 @@ from typing import Any, List, Type
 import annotated_types
 import click
 from pydantic import BaseModel
+from typing_extensions import Annotated
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -108,9 +109,11 @@ def _words_or_int(kind: Any) -> List[str]:
 
 
 def _base_type(annotation: Any) -> Any:
-    """``Optional[int]`` -> ``int``."""
+    """``Optional[int]`` -> ``int``; ``Optional[SampleCount]`` -> ``Union[int, Literal]``."""
     if typing.get_origin(annotation) is typing.Union:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0]
+            return _base_type(args[0])
+    if typing.get_origin(annotation) is Annotated:
+        return typing.get_args(annotation)[0]
     return annotation

@@ -38,6 +38,7 @@ from xaikit.run.explain import load_model
 from xaikit.run.explanation import Explanation
 from xaikit.run.images import load_image, read_image
 from xaikit.run.outputs import SinkParams, choose_sinks, output_path, write_outputs
+from xaikit.run.smoothing import SmoothParams, explain_images, split_params
 
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 """An absolute Windows path, as NNC on Windows writes image cells."""
@@ -128,13 +129,14 @@ def explain_dataset(
     :param sink_params: the sinks' parameters by sink name.
     :param labels: class names (a file with one per line, or a list) for the output CSV
         and the panels.
-    :param params: the explainer's parameters.
+    :param params: the explainer's parameters, and the run's ``seed`` and smoothing options
+        (as :func:`xaikit.explain` takes them).
     :returns: the counts, failures and paths. A row that fails (unreadable image, bad
         label) does not stop the run; it is listed in ``<output stem>.errors.csv``.
     :raises XaikitError: before any work, for bad parameters, CSV or model.
     """
     algorithm: Explainer = registry().get("explainer", explainer)
-    checked = validate(algorithm.Params, params)
+    checked, smooth = split_params(algorithm, params)
     run = validate(RunParams, {"input": os.fspath(input), "input_variable": input_variable,
                                "label_variable": label_variable, "overwrite": overwrite})
     if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -157,7 +159,8 @@ def explain_dataset(
     if loaded.num_classes > 1 and width > 1 and width != loaded.num_classes:
         note(f"label_variable {run.label_variable!r} has {width} columns and {loaded.name} "
              f"{loaded.num_classes} outputs: every row explains class 0, as NNC does")
-    settings = {"explainer": explainer, "params": checked.model_dump(mode="json"),
+    settings = {"explainer": explainer,
+                "params": {**checked.model_dump(mode="json"), **smooth.recorded("json")},
                 "model": model_fingerprint(model, loaded),
                 "sinks": {sink.name: p.model_dump(mode="json") for sink, p in chosen},
                 "labels": names}
@@ -165,8 +168,8 @@ def explain_dataset(
     if redo:
         note(redo)
     outputs = ([sink.name for sink, _ in chosen], {sink.name: p.model_dump() for sink, p in chosen})
-    return _Run(algorithm, checked, loaded, data, out, manifest, note, notes, outputs,
-                names).run(progress, chunk_size)
+    return _Run(algorithm, (checked, smooth), loaded, data, out, manifest, note, notes,
+                outputs, names).run(progress, chunk_size)
 
 
 def output_csv(output: Union[str, "os.PathLike[str]", None], explainer: str, input: Path) -> Path:
@@ -204,18 +207,18 @@ def column_name(explainer: Explainer) -> str:
 class _Run:
     """One dataset run, from the rows to do to the output CSV."""
 
-    def __init__(self, algorithm: Explainer, params: Params, model: LoadedModel,
-                 data: DatasetCSV, output: Path, manifest: Manifest,
+    def __init__(self, algorithm: Explainer, params: Tuple[Params, SmoothParams],
+                 model: LoadedModel, data: DatasetCSV, output: Path, manifest: Manifest,
                  note: Callable[[str], None], notes: List[str],
                  outputs: Tuple[List[str], Dict[str, Dict[str, Any]]],
                  names: Optional[List[str]]) -> None:
-        self.algorithm, self.params, self.model = algorithm, params, model
+        self.algorithm, (self.params, self.smooth), self.model = algorithm, params, model
         self.data, self.output, self.manifest = data, output, manifest
         self.note, self.notes = note, notes
         self.sinks, self.sink_params = outputs
         self.names = names
         self.originals: Dict[int, Any] = {}
-        self.dumped_params = params.model_dump()
+        self.dumped_params = {**self.params.model_dump(), **self.smooth.recorded()}
         self.maps: List[Optional[Path]] = [None] * len(data.rows)
         self.failures: Dict[int, RowFailure] = {}
         self.classes: Dict[int, int] = {}
@@ -320,15 +323,16 @@ class _Run:
         images = np.stack([pixels for _, pixels in ready])
         classes = [self.classes[row] for row, _ in ready]
         try:
-            attributions = self.algorithm.explain_batch(self.model, images, classes, self.params)
+            attributions = explain_images(self.algorithm, self.model, images, classes,
+                                          self.params, self.smooth)
         except XaikitError as exc:
             if len(ready) == 1:
                 self._fail(ready[0][0], str(exc))
                 return []
             return [triple for item in ready for triple in self._attribute([item])]
         scores = self.model.predict(images)[np.arange(len(ready)), classes]
-        return [(item, Attribution.of(result), float(score))
-                for item, result, score in zip(ready, attributions, scores)]
+        return [(item, attribution, float(score))
+                for item, attribution, score in zip(ready, attributions, scores)]
 
     def _fail(self, row: int, reason: str) -> None:
         self.failures[row] = RowFailure(row, self.data.image_cell(row), reason)

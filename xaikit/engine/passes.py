@@ -1,17 +1,21 @@
-"""The noisy-gradient kernel: SmoothGrad's gradients over batches of noisy copies.
+"""Maps of noisy copies reduced to one map per image: the smoothing kernels.
 
-The samples of all images of a call are cut, in order, into passes of ``batch_size``
+The copies of all images of a call are cut, in order, into passes of ``batch_size``
 copies; a pass may hold the last copies of one image and the first of the next, each row
-differentiated for its own image's class. Passes run in ``threads`` threads, each drawing
-its noisy copies (see :mod:`.noise`) and running them through a graph replica of its own.
-Each pass is reduced where its gradients are to per-image sums of the gradients or of
-their squares, over all its rows and over those of even sample index (the two halves
-whose maps give the stability, :mod:`.stability`), and the host adds these in pass order,
-in float64: the thread count cannot change a map.
+explained for its own image's class. Each pass is reduced to per-image sums of its maps,
+or of their squares, over all its copies and over those of even sample index (the halves
+whose maps give the map's stability, :mod:`.stability`), and the host adds these in pass
+order, in float64: neither the thread count nor the way passes are run can change a map.
 
-With ``num_samples="auto"`` the samples come in rounds: every image still unsettled gets
-the samples up to the next of :func:`.stability.checks`, in whole passes of its own, and
-leaves once its map's stability reaches the target.
+With ``samples="auto"`` the copies come in rounds: each image still short of its target
+stability gets the copies up to the next of :func:`.stability.checks`, in passes of its own
+(:func:`auto_batch_size`), and leaves once its map is stable.
+
+:func:`smoothed_gradients` does it for input gradients, with the engine: passes run in
+``threads`` threads, each drawing its noisy copies (see :mod:`.noise`), running them
+through a graph replica of its own and reducing its gradients where they are.
+:func:`smoothed_maps` does it for any function of a batch of images (an explainer's
+``explain_batch``), pass after pass in the calling thread.
 """
 
 from __future__ import annotations
@@ -19,32 +23,20 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xaikit import LoadedModel, ParameterError
 from xaikit.engine.backend import CPU, Device, F, nn
-from xaikit.engine.gradients import bytes_per_sample, gradient_pass
-from xaikit.engine.noise import NoisyCopies, concatenate, fresh_seed
-from xaikit.engine.stability import FIRST_CHECK, checks, converged, half_counts, split_half
-from xaikit.engine.threads import cpu_cores, ordered_map
+from xaikit.engine.gradients import default_batch_size, default_threads, gradient_pass
+from xaikit.engine.model import LoadedModel
+from xaikit.engine.noise import NoisyCopies, Smoothing, concatenate
+from xaikit.engine.stability import FIRST_CHECK, converged, half_counts, split_half
+from xaikit.engine.threads import ordered_map
 
-VARIANTS = ("smoothgrad_sq", "smoothgrad", "vargrad")
-"""Mean of squared gradients (NNC's map), mean gradient, variance of the gradients."""
-QUANTITIES = {"smoothgrad_sq": ("squares",), "smoothgrad": ("sums",),
-              "vargrad": ("sums", "squares")}
-"""What each variant adds up over the gradients: the gradients, their squares."""
-AUTO = "auto"
-"""``num_samples`` that draws samples until the map is stable."""
-
-MEMORY_BUDGET = 2**30
-"""Bytes that the passes of all threads may take together at the default batch size,
-as :func:`xaikit.engine.gradients.bytes_per_sample` estimates them."""
-MAX_AUTO_BATCH = 256
-"""Largest default batch size: larger passes run no faster."""
-MAX_AUTO_THREADS = 8
-"""Most threads used by default on CPU (each holds a graph replica and its buffers)."""
+Sums = Dict[str, np.ndarray]
+"""Per wanted quantity (``sums``, ``squares``), float64 ``(2, segments) + image shape``:
+over all copies of each segment, and over those of even sample index."""
 
 
 @dataclass(frozen=True)
@@ -77,58 +69,30 @@ def plan_passes(spans: Sequence[Segment], batch_size: int) -> List[List[Segment]
     return passes
 
 
-def on_host(device: Device) -> bool:
-    """Whether numpy draws the noise and adds up the gradients: on the CPU, where the host
-    is the device and numpy is faster than nnabla's elementwise kernels; on a GPU, nnabla
-    does both there."""
-    return device.name == "cpu"
-
-
-def default_threads(device: Device) -> int:
-    """CPU: one thread per core (nnabla's CPU kernels use one each); a GPU: one."""
-    return min(cpu_cores(), MAX_AUTO_THREADS) if device.name == "cpu" else 1
-
-
-def memory_batch_size(model: LoadedModel, threads: int, score: str = "output") -> int:
-    """Most copies per pass that keep the passes of ``threads`` threads within the budget."""
-    return max(1, MEMORY_BUDGET // (threads * bytes_per_sample(model, score)))
-
-
-def default_batch_size(model: LoadedModel, total_samples: int, threads: int,
-                       score: str = "output") -> int:
-    """Copies per pass: a pass for each of ``threads``, all of them within the budget.
-
-    Runs pass it the default thread count whatever the thread count asked for, so that
-    asking for another one changes neither the batch size nor, therefore, the map.
-    """
-    return max(1, min(MAX_AUTO_BATCH, memory_batch_size(model, threads, score),
-                      math.ceil(total_samples / threads)))
-
-
 def auto_batch_size(model: LoadedModel, threads: int, score: str = "output") -> int:
-    """Copies per pass of ``num_samples="auto"``: the largest power of two that divides
-    :data:`~.stability.FIRST_CHECK` among ``threads`` and stays within the budget, so that
-    the samples between two checks fill whole passes of one image each."""
-    most = min(memory_batch_size(model, threads, score), max(1, FIRST_CHECK // threads))
-    return 2 ** int(math.log2(most))
+    """Copies per pass with ``samples="auto"``: the largest power of two that splits
+    :data:`~.stability.FIRST_CHECK` copies between ``threads`` within the memory budget,
+    so that the copies between two checks fill whole passes of one image, and every thread
+    has one."""
+    return 2 ** int(math.log2(default_batch_size(model, FIRST_CHECK, threads, score)))
 
 
 @dataclass(frozen=True)
-class NoisyMaps:
-    """What :func:`noisy_gradient_maps` made: a map per image and how settled each is."""
+class Smoothed:
+    """Smoothed maps, one per image, and how settled each is."""
 
     maps: np.ndarray
     """float32 ``(n,) + model.input_shape``."""
     samples: List[int]
-    """Noisy copies each map averages."""
+    """The noisy copies each map reduces."""
     stability: List[Optional[float]]
-    """Each map's split-half stability (see :mod:`.stability`); None for one sample."""
+    """Each map's split-half stability (see :mod:`.stability`); None for one copy."""
     capped: Optional[List[bool]] = None
-    """With ``num_samples="auto"``: whether each map stopped at ``max_samples`` short of
-    the stability asked for."""
+    """With ``samples="auto"``: whether each map stopped at ``max_samples`` short of its
+    target stability."""
 
     def metadata(self, item: int) -> Dict[str, Any]:
-        """``{"samples", "stability"}`` (and ``"capped"`` with ``auto``) of map ``item``."""
+        """``{"samples", "stability"}`` of map ``item``, and ``"capped"`` with auto."""
         facts: Dict[str, Any] = {"samples": self.samples[item],
                                  "stability": self.stability[item]}
         if self.capped is not None:
@@ -136,134 +100,166 @@ class NoisyMaps:
         return facts
 
 
-def noisy_gradient_maps(
+def on_host(device: Device) -> bool:
+    """Whether numpy draws the noise and adds up the gradients: on the CPU, where the host
+    is the device and numpy is faster than nnabla's elementwise kernels; on a GPU, nnabla
+    does both there."""
+    return device.name == "cpu"
+
+
+def smoothed_gradients(
     model: LoadedModel,
     images: np.ndarray,
     class_indices: Sequence[int],
+    smoothing: Smoothing,
     *,
-    noise_level: float,
-    num_samples: Union[int, str],
-    variant: str = "smoothgrad_sq",
     score: str = "output",
-    seed: Optional[int] = None,
     batch_size: Optional[int] = None,
     threads: Optional[int] = None,
     device: Device = CPU,
-    stability: float = 0.95,
-    max_samples: int = 1000,
-) -> NoisyMaps:
-    """One SmoothGrad map per image: ``variant`` of the gradients of the ``score`` of each
-    image's class at ``num_samples`` noisy copies of it, with its stability.
+) -> Smoothed:
+    """The input gradients of the ``score`` of each image's class at ``smoothing.samples``
+    noisy copies of it, reduced to one map per image by ``smoothing.variant``: SmoothGrad.
 
     :param images: float32 ``(n,) + model.input_shape``, preprocessed.
-    :param num_samples: copies per image, or ``"auto"``: copies drawn a few passes at a
-        time per image until its map's stability reaches ``stability``, or
-        ``max_samples``; the stability is measured at :func:`.stability.checks`.
-    :param seed: seeds every image's noise (see :mod:`.noise`); None: fresh noise per image.
-    :param batch_size: copies per pass; None: :func:`default_batch_size`, or
-        :func:`auto_batch_size` for ``"auto"``.
-    :param threads: passes run at once; None: :func:`default_threads`.
+    :param class_indices: one class per image.
+    :param batch_size: copies per pass; None: :func:`~.gradients.default_batch_size` of all
+        the copies, or :func:`auto_batch_size` with ``samples="auto"``.
+    :param threads: passes run at once; None: :func:`~.gradients.default_threads`.
+    :returns: the maps, with the copies each reduces and its stability.
     """
-    if variant not in VARIANTS:
-        raise ParameterError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
-    auto = num_samples == AUTO
-    drawn = max_samples if auto else int(num_samples)
-    usual_threads = default_threads(device)
-    if auto:
-        batch_size = batch_size or auto_batch_size(model, usual_threads, score)
-    else:
-        batch_size = batch_size or default_batch_size(model, len(images) * drawn,
-                                                      usual_threads, score)
-    threads = threads or usual_threads
-    seeds = [fresh_seed() if seed is None else seed for _ in images]
-    wanted = QUANTITIES[variant]
+    context = device.context()
+    usual = default_threads(device)
+    batch_size = batch_size or (auto_batch_size(model, usual, score) if smoothing.auto else
+                                default_batch_size(model, len(images) * smoothing.most,
+                                                   usual, score))
+    threads = threads or usual
+    seeds = smoothing.seeds(len(images))
+    wanted = smoothing.sums
     host = on_host(device)
     reducers: Dict[Tuple[int, int, int], _Reducer] = {}
     build_lock = threading.Lock()
 
-    def work(worker: int, segments: List[Segment]) -> Dict[str, np.ndarray]:
+    def work(worker: int, segments: List[Segment]) -> Sums:
         inputs = concatenate([
-            NoisyCopies(images[s.item], noise_level, seeds[s.item], drawn,
+            NoisyCopies(images[s.item], smoothing.noise_level, seeds[s.item], smoothing.most,
                         on_host=host).rows(s.start, s.stop)
             for s in segments])
-        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
+        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
+                               for s in segments])
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
         if host:
-            return _host_sums(grads.data, segments, wanted)
+            return host_sums(grads.data, segments, wanted)
         key = (worker, len(rows), len(segments))
         if key not in reducers:
             with build_lock:
                 reducers[key] = _Reducer(grads.shape, len(segments), wanted)
         return reducers[key](grads, segments)
 
-    sums = _Sums(images.shape, wanted)
-    active = list(range(len(images)))
+    with model.lock, nn.context_scope(context):
+        return _smooth(smoothing, images.shape, batch_size,
+                       lambda passes: ordered_map(work, passes, threads))
+
+
+def smoothed_maps(
+    model: LoadedModel,
+    explain: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    images: np.ndarray,
+    class_indices: Sequence[int],
+    smoothing: Smoothing,
+    batch_size: Optional[int] = None,
+) -> Smoothed:
+    """``explain(copies, classes)``'s maps of ``smoothing.samples`` noisy copies of each
+    image, reduced to one map per image by ``smoothing.variant``.
+
+    :param explain: maps (``(k,) + model.input_shape``) of ``k`` images for one class each.
+    :param images: float32 ``(n,) + model.input_shape``, preprocessed.
+    :param class_indices: one class per image.
+    :param batch_size: copies per call of ``explain``; None: as many as one pass of input
+        gradients may hold within the memory budget (at most 256), so that memory stays
+        bounded however many images and samples there are; with ``samples="auto"``,
+        :func:`auto_batch_size` for one thread.
+    :returns: the maps, with the copies each reduces and its stability.
+    """
+    batch_size = batch_size or (auto_batch_size(model, 1) if smoothing.auto else
+                                default_batch_size(model, len(images) * smoothing.most, 1))
+    seeds = smoothing.seeds(len(images))
+
+    def run(segments: List[Segment]) -> Sums:
+        copies = np.concatenate([smoothing.copies(images[s.item], seeds[s.item], s.start,
+                                                  s.stop) for s in segments])
+        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
+                               for s in segments])
+        maps = np.asarray(explain(copies, rows), dtype=np.float32)
+        return host_sums(maps, segments, smoothing.sums)
+
+    return _smooth(smoothing, images.shape, batch_size, lambda passes: map(run, passes))
+
+
+def _smooth(smoothing: Smoothing, shape: Tuple[int, ...], batch_size: int,
+            run: Callable[[List[List[Segment]]], Iterable[Sums]]) -> Smoothed:
+    """Run the passes of each round (``run(passes)`` yields their sums in order) and add
+    them up: one round of ``smoothing.samples`` copies, or with auto, rounds up to each
+    check for the images whose maps are not yet stable."""
+    sums = _Sums(smoothing, shape)
+    active = list(range(shape[0]))
     done = 0
-    with model.lock, nn.context_scope(device.context()):
-        for target in checks(max_samples) if auto else [drawn]:
-            passes = plan_passes([Segment(item, done, target) for item in active], batch_size)
-            for segments, partials in zip(passes, ordered_map(work, passes, threads)):
-                sums.add(segments, partials)
-            done = target
-            if auto:
-                active = [i for i in active if not converged(sums.stability(variant, i), stability)]
-                if not active:
-                    break
-    maps = np.stack([sums.map(variant, i) for i in range(len(images))]).astype(np.float32)
-    settled = [sums.stability(variant, i) for i in range(len(images))]
-    return NoisyMaps(maps, [int(n) for n in sums.counts], settled,
-                     [item in active for item in range(len(images))] if auto else None)
-
-
-def variant_map(variant: str, totals: Dict[str, np.ndarray], count: int) -> np.ndarray:
-    """The ``variant`` map of ``count`` gradients from their ``totals`` (float64)."""
-    means = {name: total / count for name, total in totals.items()}
-    if variant == "vargrad":
-        return np.maximum(means["squares"] - np.square(means["sums"]), 0.0)
-    return means[QUANTITIES[variant][0]]
+    for target in smoothing.checks():
+        passes = plan_passes([Segment(item, done, target) for item in active], batch_size)
+        for segments, partial in zip(passes, run(passes)):
+            sums.add(segments, partial)
+        done = target
+        if smoothing.auto:
+            active = [i for i in active
+                      if not converged(sums.stability(i), smoothing.stability)]
+            if not active:
+                break
+    items = range(shape[0])
+    return Smoothed(np.stack([sums.map(i) for i in items]).astype(np.float32),
+                    [int(sums.counts[i]) for i in items], [sums.stability(i) for i in items],
+                    [i in active for i in items] if smoothing.auto else None)
 
 
 class _Sums:
-    """Per image, float64 sums of the wanted quantities over its gradients and over those
-    of even sample index, added pass by pass in pass order."""
+    """Per image, float64 sums of the maps of its copies (or of their squares), over all of
+    them and over those of even sample index, added pass by pass in pass order."""
 
-    def __init__(self, shape: Tuple[int, ...], wanted: Tuple[str, ...]):
-        self.all = {name: np.zeros(shape) for name in wanted}
-        self.even = {name: np.zeros(shape) for name in wanted}
+    def __init__(self, smoothing: Smoothing, shape: Tuple[int, ...]):
+        self.smoothing = smoothing
+        self.all = {name: np.zeros(shape) for name in smoothing.sums}
+        self.even = {name: np.zeros(shape) for name in smoothing.sums}
         self.counts = np.zeros(shape[0], dtype=np.int64)
 
-    def add(self, segments: List[Segment], partials: Dict[str, np.ndarray]) -> None:
-        """Add a pass's sums: per quantity, ``(2, len(segments)) + image shape``, over all
-        rows of each segment and over its rows of even sample index."""
+    def add(self, segments: List[Segment], partial: Sums) -> None:
+        """Add a pass's sums (see :data:`Sums`)."""
         for i, s in enumerate(segments):
             self.counts[s.item] += s.stop - s.start
-            for name, partial in partials.items():
-                self.all[name][s.item] += partial[0, i]
-                self.even[name][s.item] += partial[1, i]
+            for name, values in partial.items():
+                self.all[name][s.item] += values[0, i]
+                self.even[name][s.item] += values[1, i]
 
-    def map(self, variant: str, item: int) -> np.ndarray:
-        return variant_map(variant, {n: t[item] for n, t in self.all.items()},
-                           int(self.counts[item]))
+    def map(self, item: int) -> np.ndarray:
+        """Image ``item``'s map, float64."""
+        return self.smoothing.map({n: t[item] for n, t in self.all.items()},
+                                  int(self.counts[item]))
 
-    def stability(self, variant: str, item: int) -> Optional[float]:
-        """The split-half stability of ``item``'s map; None below two samples."""
+    def stability(self, item: int) -> Optional[float]:
+        """The split-half stability of image ``item``'s map; None below two copies."""
         evens, odds = half_counts(int(self.counts[item]))
         if odds == 0:
             return None
         even = {n: t[item] for n, t in self.even.items()}
         odd = {n: self.all[n][item] - t for n, t in even.items()}
-        return split_half(variant_map(variant, even, evens), variant_map(variant, odd, odds))
+        return split_half(self.smoothing.map(even, evens), self.smoothing.map(odd, odds))
 
 
-def _host_sums(grads: np.ndarray, segments: List[Segment],
-               wanted: Tuple[str, ...]) -> Dict[str, np.ndarray]:
-    """The gradient rows of each segment of a pass added up (``sums``), or their squares
-    (``squares``), all of them and those of even sample index: per wanted quantity, float64
-    ``(2, len(segments)) + image shape``."""
-    out = {name: np.empty((2, len(segments)) + grads.shape[1:]) for name in wanted}
+def host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]) -> Sums:
+    """The map rows of each segment of a pass added up (``sums``), or their squares
+    (``squares``), all of them and those of even sample index: see :data:`Sums`."""
+    out = {name: np.empty((2, len(segments)) + maps.shape[1:]) for name in wanted}
     row = 0
     for i, s in enumerate(segments):
-        rows = grads[row:row + s.stop - s.start]
+        rows = maps[row:row + s.stop - s.start]
         row += s.stop - s.start
         for name in wanted:
             values = rows if name == "sums" else np.square(rows)
@@ -273,7 +269,7 @@ def _host_sums(grads: np.ndarray, segments: List[Segment],
 
 
 class _Reducer:
-    """:func:`_host_sums` as a graph on the device: products of the gradient rows, or of
+    """:func:`host_sums` as a graph on the device: products of the gradient rows, or of
     their squares, with a 0/1 matrix of the rows of each segment and of its rows of even
     sample index."""
 
@@ -284,8 +280,7 @@ class _Reducer:
         rows = {"sums": lambda: self.grads, "squares": lambda: F.pow_scalar(self.grads, 2.0)}
         self.outputs = {name: F.affine(self.members, rows[name]()) for name in wanted}
 
-    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> Dict[str, np.ndarray]:
-        """Per wanted quantity, float64 ``(2, len(segments)) + image shape``."""
+    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> Sums:
         layout = [(s.start, s.stop) for s in segments]
         if layout != self.layout:
             width = len(segments)

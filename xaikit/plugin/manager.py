@@ -18,6 +18,7 @@ from xaikit.plugin.sink import Sink
 ENTRY_POINT_GROUP = "xaikit"
 
 DEFAULT_PLUGINS = (
+    "xaikit.builtins.explainers.gradient",
     "xaikit.builtins.adapters.nnp",
     "xaikit.builtins.adapters.graph",
     "xaikit.builtins.sinks.grey",

@@ -10,12 +10,12 @@ import numpy as np
 
 from xaikit.engine.model import LoadedModel
 from xaikit.plugin.errors import ModelError, ParameterError
-from xaikit.plugin.explainer import Attribution
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import RunParams, validate
 from xaikit.run.classes import class_names, resolve_classes
 from xaikit.run.explanation import Explanation
 from xaikit.run.images import load_image, read_image
+from xaikit.run.smoothing import explain_image, split_params
 
 
 def load_model(ref: Any, **options: Any) -> LoadedModel:
@@ -38,6 +38,11 @@ def explainers() -> List[str]:
     return sorted(registry().items["explainer"])
 
 
+def sinks() -> List[str]:
+    """Names of the installed sinks."""
+    return sorted(registry().items["sink"])
+
+
 def explain(
     explainer: str,
     model: Any,
@@ -55,12 +60,14 @@ def explain(
     :param class_index: the output entry to explain; ``"predicted"`` for the model's top
         class on ``image``; or a list (``[3, 5]`` or ``"3,5"``) for one explanation per class.
     :param labels: class names: a text file with one per line, or a sequence.
-    :param params: the explainer's parameters, validated by its ``Params`` schema.
+    :param params: the explainer's parameters, validated by its ``Params`` schema, and the
+        run's ``seed`` and smoothing options ``smooth_samples``, ``smooth_noise_level`` and
+        ``smooth_variant`` (noise around any explainer; see :class:`xaikit.Smoothing`).
     :returns: an :class:`Explanation`; for a list of classes, a list of them in its order.
     :raises XaikitError: for any bad input, with a message naming the parameter.
     """
     algorithm = registry().get("explainer", explainer)
-    checked = validate(algorithm.Params, params)
+    checked, smooth = split_params(algorithm, params)
     target = validate(RunParams, {"class_index": class_index}).class_index
     loaded = load_model(model)
     names = class_names(labels, loaded.num_classes)
@@ -73,7 +80,7 @@ def explain(
         check_class_index(index, loaded)
     explanations = []
     for index in indices:
-        result = Attribution.of(algorithm.explain(loaded, pixels, index, checked))
+        result = explain_image(algorithm, loaded, pixels, index, checked, smooth)
         if result.metadata.get("capped"):
             warnings.warn(capped_message(explainer, index, result.metadata), stacklevel=2)
         explanations.append(Explanation(
@@ -81,7 +88,7 @@ def explain(
             input=pixels,
             class_index=index,
             explainer=explainer,
-            params=checked.model_dump(),
+            params={**checked.model_dump(), **smooth.recorded()},
             model=loaded.name,
             score=float(scores[index]),
             class_name=names[index] if names else None,

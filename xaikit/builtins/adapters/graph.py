@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Dict, List, Tuple
 
-from xaikit.engine.backend import nn
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
-from xaikit.plugin.errors import ModelError
-from xaikit.plugin.hookspecs import hookimpl
+import nnabla as nn
+
+from xaikit import Graph, Layer, LoadedModel, ModelAdapter, ModelError, hookimpl
 
 
 class GraphAdapter(ModelAdapter):

@@ -9,9 +9,7 @@ from typing import Any, List, Optional, Tuple
 
 from google.protobuf import text_format
 
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
-from xaikit.plugin.errors import ModelError
-from xaikit.plugin.hookspecs import hookimpl
+from xaikit import Graph, Layer, LoadedModel, ModelAdapter, ModelError, hookimpl
 
 MAX_NNTXT_BYTES = 64 * 2**20
 """Largest network description read; larger ones are refused before inflating."""

@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.params import Params
-from xaikit.plugin.sink import Sink
+from xaikit import Params, Sink, hookimpl
 
 
 def grey_map(attribution: np.ndarray) -> np.ndarray:
