@@ -1,16 +1,18 @@
 """The stability of noisy maps (split-half, Spearman-Brown) and ``num_samples="auto"``."""
 
+import csv
 import warnings
 
 import nnabla.parametric_functions as PF
 import numpy as np
 import pytest
+from PIL import Image
 
 import xaikit
 from xaikit.engine import stability
 from xaikit.engine.backend import F, nn
 from xaikit.engine.stability import pearson, spearman_brown, split_half
-from xaikit.testing import save_nnc_nnp
+from xaikit.testing import run_cli, save_nnc_nnp
 
 LINEAR_WEIGHTS = np.random.default_rng(2).normal(size=(16 * 16, 3)).astype(np.float32)
 
@@ -37,9 +39,13 @@ def half_square(x):
 
 
 @pytest.fixture(scope="module")
-def bn_model(tmp_path_factory):
-    path = save_nnc_nnp(tmp_path_factory.mktemp("bn") / "bn.nnp", bn_cnn, (1, 16, 16))
-    return xaikit.load_model(path)
+def bn_path(tmp_path_factory):
+    return save_nnc_nnp(tmp_path_factory.mktemp("bn") / "bn.nnp", bn_cnn, (1, 16, 16))
+
+
+@pytest.fixture(scope="module")
+def bn_model(bn_path):
+    return xaikit.load_model(bn_path)
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +232,123 @@ def host_noise(cls):
         copies.rows = lambda start, stop: nn.NdArray.from_numpy_array(rows(start, stop))
         return copies
     return make
+
+
+class PlainGradient(xaikit.Explainer):
+    """The input gradient through ``explain_batch`` only: smoothed, its copies go through
+    the default ``explain_smoothed`` (one thread, maps added up on the host)."""
+
+    name = "plain-gradient"
+
+    def explain(self, model, image, class_index, params):
+        return xaikit.input_gradients(model, image[None], class_index)[0]
+
+    def explain_batch(self, model, images, class_indices, params):
+        return xaikit.input_gradients(model, images, class_indices)
+
+
+@pytest.fixture
+def plain_gradient():
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(PlainGradient())
+
+    name = xaikit.register_plugin(Plugin(), name="plain-gradient-plugin")
+    yield
+    xaikit.unregister_plugin(name)
+
+
+def test_any_explainer_smoothed_with_auto_stops_as_smoothgrad_does(bn_model, easy_and_hard,
+                                                                    plain_gradient):
+    _, hard = easy_and_hard
+    smoothgrad = explain(bn_model, hard, num_samples="auto", seed=2, stability=0.99)
+    for name in ("gradient", "plain-gradient"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            smoothed = xaikit.explain(name, model=bn_model, image=hard, class_index=1, seed=2,
+                                      smooth_samples="auto", smooth_variant="smoothgrad_sq",
+                                      smooth_stability=0.99)
+        assert smoothed.reported["samples"] == smoothgrad.reported["samples"] > 16
+        assert smoothed.reported["stability"] == pytest.approx(
+            smoothgrad.reported["stability"], abs=1e-6)
+        np.testing.assert_allclose(smoothed.attribution, smoothgrad.attribution, rtol=1e-5)
+    with pytest.warns(UserWarning, match="plain-gradient: class 1: stopped at max_samples"):
+        capped = xaikit.explain("plain-gradient", model=bn_model, image=hard, class_index=1,
+                                seed=2, smooth_samples="auto", smooth_stability=0.99,
+                                smooth_max_samples=20)
+    assert capped.reported == {"samples": 20, "stability": capped.reported["stability"],
+                               "capped": True}
+
+
+@pytest.fixture(scope="module")
+def image_files(easy_and_hard, tmp_path_factory):
+    """The easy and the hard image as 8-bit PNGs, and a dataset CSV of both, twice."""
+    folder = tmp_path_factory.mktemp("stability-images")
+    paths = []
+    for name, pixels in zip(("easy", "hard"), easy_and_hard):
+        paths.append(folder / f"{name}.png")
+        Image.fromarray(np.round(pixels[0] * 255).astype(np.uint8)).save(paths[-1])
+    with open(folder / "data.csv", "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(
+            [["x:image", "y:label"]] + [[f"./{p.name}", "1"] for p in paths * 2])
+    return paths + [folder / "data.csv"]
+
+
+def test_cli_auto_gives_the_same_map_twice_and_reports_it(bn_path, image_files, tmp_path):
+    easy, hard, _ = image_files
+    runs = {}
+    for name, image in (("easy", easy), ("hard", hard), ("again", hard)):
+        out = tmp_path / f"{name}.npy"
+        result = run_cli(["run", "smoothgrad", "-m", bn_path, "-i", image, "-c", "1",
+                          "--num-samples", "auto", "--seed", "0", "--stability", "0.99",
+                          "-o", out, "--verbose"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == f"{out}\n"
+        reported = result.stderr.strip().split(": ", 1)[1]
+        runs[name] = (np.load(out), dict(fact.split(" ") for fact in reported.split(", ")))
+    assert np.array_equal(runs["hard"][0], runs["again"][0])
+    assert runs["hard"][1] == runs["again"][1]
+    assert int(runs["easy"][1]["samples"]) < int(runs["hard"][1]["samples"])
+    for _, facts in runs.values():
+        assert set(facts) == {"samples", "stability", "capped"} and facts["capped"] == "False"
+        assert float(facts["stability"]) >= 0.99
+    capped = run_cli(["run", "smoothgrad", "-m", bn_path, "-i", hard, "-c", "1",
+                      "-n", "auto", "--stability", "0.99", "--max-samples", "32",
+                      "--seed", "0", "-o", tmp_path / "capped.png"])
+    assert capped.exit_code == 0
+    assert capped.stderr.startswith("warning: smoothgrad: class 1: stopped at max_samples "
+                                    "(32 samples) with stability 0.9")
+
+
+def test_a_dataset_run_stops_each_row_on_its_own_and_sums_them_up(bn_path, bn_model,
+                                                                  image_files, tmp_path):
+    easy, hard, data = image_files
+    out = tmp_path / "sg.csv"
+    result = run_cli(["run", "smoothgrad", "-m", bn_path, "-i", data, "-o", out,
+                      "-n", "auto", "--stability", "0.99", "--seed", "0", "--verbose"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(open(out)))
+    assert rows[0][-2:] == ["samples:noisy copies", "stability:split-half"]
+    alone = [explain(bn_model, str(image), num_samples="auto", stability=0.99, seed=0)
+             for image in (easy, hard)]
+    for row, exp in zip(rows[1:], alone * 2):
+        assert row[-2:] == [str(exp.metadata["samples"]), f"{exp.metadata['stability']:.4f}"]
+    samples = sorted(e.metadata["samples"] for e in alone)
+    lines = result.stderr.splitlines()
+    assert lines[:4] == [f"row {i}: samples {alone[i % 2].metadata['samples']}, stability "
+                         f"{alone[i % 2].metadata['stability']:.4f}, capped False"
+                         for i in range(4)]
+    assert lines[-1].endswith(f"; samples {samples[0]}-{samples[1]}, median "
+                              f"{sum(samples) / 2:g}, 0 at max_samples; stability "
+                              + lines[-1].split("; stability ")[1])
+    capped = xaikit.explain_dataset("smoothgrad", model=bn_path, input=data,
+                                    output=tmp_path / "capped.csv", progress=False,
+                                    num_samples="auto", stability=0.99, max_samples=32, seed=0)
+    assert capped.settling[1] == {"samples": 32, "stability": capped.settling[1]["stability"],
+                                  "capped": True}
+    assert ", 2 at max_samples; stability " in capped.summary()
+    fixed = xaikit.explain_dataset("smoothgrad", model=bn_path, input=data,
+                                   output=tmp_path / "fixed.csv", progress=False,
+                                   num_samples=8, seed=0)
+    assert "; samples" not in fixed.summary() and "; stability 0." in fixed.summary()

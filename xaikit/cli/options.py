@@ -8,9 +8,9 @@ from typing import Any, List, Type
 import annotated_types
 import click
 from pydantic import BaseModel
-from typing_extensions import Annotated
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+from typing_extensions import Annotated
 
 from xaikit.plugin.params import option_name
 

@@ -5,7 +5,8 @@ Each row's map goes to ``<output without extension>/<row // 1000, 4 digits>/<row
 output CSV is the input CSV with a first column (the explainer's ``nnc_column``) holding
 each map's path relative to the output CSV's folder, empty for rows that failed, a further
 column per further sink (``<nnc_column>.<sink>``), and at the end the class explained, its
-name when labels are given, and the model's score for it. Rows are
+name when labels are given, the model's score for it and, for maps made from noisy
+samples, their samples and stability. Rows are
 explained ``chunk_size`` at a time through :meth:`Explainer.explain_batch`, so small inputs
 share forward and backward passes; the explainer's parameters (its ``seed`` too) reach every
 row as given, so a seeded row's map is the one a single-image run with that seed makes,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,6 +48,9 @@ MAP_SUFFIX = ".png"
 """Map names end as NNC's do; a sink that writes no PNG uses its own extension."""
 CHUNK_SIZE = 32
 """Rows per :meth:`Explainer.explain_batch` call."""
+SETTLING = ("samples", "stability", "capped")
+"""What a noisy map reports of how settled it is (see :doc:`/smoothgrad`): kept per row in
+the manifest, written to the output CSV and summed up in the run's summary."""
 
 Explained = List[Tuple[Tuple[int, np.ndarray], Attribution, float]]
 """A chunk's ``((row, pixels), attribution, score)`` triples."""
@@ -80,6 +85,10 @@ class DatasetResult:
     seconds: float
     """Time spent explaining (the model's loading excluded)."""
     notes: List[str] = field(default_factory=list)
+    settling: Dict[int, Dict[str, Any]] = field(default_factory=dict)
+    """For each row explained by this run whose map is made from noisy samples, what its
+    map reports of them: ``samples``, ``stability`` and, with ``num_samples="auto"``,
+    ``capped``."""
 
     @property
     def ok(self) -> bool:
@@ -87,10 +96,34 @@ class DatasetResult:
         return not self.failures
 
     def summary(self) -> str:
-        """One line: ``smoothgrad.csv: 40 rows: 30 explained, 8 reused, 2 failed, 9.1 rows/s``."""
+        """One line: ``smoothgrad.csv: 40 rows: 30 explained, 8 reused, 2 failed, 9.1 rows/s``,
+        then for maps made from noisy samples, how settled this run's are:
+        ``; stability 0.61-0.99, median 0.97`` and with ``num_samples="auto"``
+        ``; samples 16-1000, median 48, 2 at max_samples`` before it."""
         rate = f", {self.explained / self.seconds:.1f} rows/s" if self.explained else ""
         return (f"{self.output}: {len(self.maps)} rows: {self.explained} explained, "
-                f"{self.reused} reused, {len(self.failures)} failed{rate}")
+                f"{self.reused} reused, {len(self.failures)} failed{rate}"
+                + settling_summary(list(self.settling.values())))
+
+
+def settling_summary(settling: List[Dict[str, Any]]) -> str:
+    """How settled maps are (their :data:`SETTLING` facts): the spread of their stability,
+    and with ``num_samples="auto"`` of their samples, and how many stopped at the cap."""
+    auto = any("capped" in facts for facts in settling)
+    samples = [facts["samples"] for facts in settling] if auto else []
+    stability = [facts["stability"] for facts in settling if facts["stability"] is not None]
+    capped = sum(facts.get("capped", False) for facts in settling)
+    return ((f"; samples {_spread(samples, '{:g}')}, {capped} at max_samples" if auto else "")
+            + (f"; stability {_spread(stability, '{:.2f}')}" if stability else ""))
+
+
+def _spread(values: List[float], form: str) -> str:
+    """``16-1000, median 48``; one value alone when they are all the same."""
+    low, high = min(values), max(values)
+    if low == high:
+        return form.format(low)
+    return (f"{form.format(low)}-{form.format(high)}, "
+            f"median {form.format(statistics.median(values))}")
 
 
 def explain_dataset(
@@ -222,6 +255,7 @@ class _Run:
         self.maps: List[Optional[Path]] = [None] * len(data.rows)
         self.failures: Dict[int, RowFailure] = {}
         self.classes: Dict[int, int] = {}
+        self.settling: Dict[int, Dict[str, Any]] = {}
 
     def run(self, show: Optional[bool], chunk_size: int) -> DatasetResult:
         todo = self._plan()
@@ -257,7 +291,8 @@ class _Run:
         explained = sum(path is not None for path in self.maps) - reused
         return DatasetResult(self.output, self.maps, explained, reused, failures,
                              errors_file(self.output) if failures else None, seconds,
-                             self.notes)
+                             self.notes, {row: self.settling[row] for row in sorted(self.settling)
+                                          if self.maps[row] is not None})
 
     def _plan(self) -> List[int]:
         """Check every row's label; keep the maps of rows done before; return the rest."""
@@ -310,9 +345,13 @@ class _Run:
             written = write_outputs(explanation, map_file(self.output, row), self.sinks,
                                     self.sink_params)
             self.maps[row] = written[0].path
+            settling = {k: attribution.metadata[k] for k in SETTLING
+                        if k in attribution.metadata}
+            if "samples" in settling:
+                self.settling[row] = settling
             entry = self._entry(row)
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
-                self.manifest.add(row, {**entry, "score": score})
+                self.manifest.add(row, {**entry, "score": score, **settling})
         self.manifest.flush()
         return rows
 
@@ -355,20 +394,25 @@ class _Run:
         """Write the output CSV, the errors file (or remove a stale one), the manifest."""
         relative = Path(self.output.name)
         column = column_name(self.algorithm)
+        noisy = any("stability" in entry for entry in self.manifest.done.values())
         header = ([column] + [f"{column}.{sink}" for sink in self.sinks[1:]]
                   + self.data.header + ["class:explained"]
-                  + (["class_name:explained"] if self.names else []) + ["score:model output"])
+                  + (["class_name:explained"] if self.names else []) + ["score:model output"]
+                  + (["samples:noisy copies", "stability:split-half"] if noisy else []))
         table = [header]
         for row, (path, cells) in enumerate(zip(self.maps, self.data.rows)):
             done = path is not None and row in self.manifest.done
             files = ([p.as_posix() for p in map_files(relative, row, self.sinks)] if done
                      else [""] * len(self.sinks))
             index = self.classes.get(row) if done else None
+            recorded = self.manifest.done[row] if done else {}
             facts = ["" if index is None else str(index)]
             if self.names:
                 facts.append("" if index is None else self.names[index])
-            score = self.manifest.done[row].get("score") if done else None
-            facts.append("" if score is None else f"{score:.6g}")
+            facts.append(_number(recorded.get("score"), "{:.6g}"))
+            if noisy:
+                facts += [_number(recorded.get("samples"), "{}"),
+                          _number(recorded.get("stability"), "{:.4f}")]
             table.append(files + cells + facts)
         write_csv(self.output, table)
         errors = errors_file(self.output)
@@ -378,6 +422,11 @@ class _Run:
         elif errors.is_file():
             errors.unlink()
         self.manifest.compact(list(range(len(self.maps))))
+
+
+def _number(value: Optional[float], form: str) -> str:
+    """A CSV cell: ``value`` in ``form``, empty for None."""
+    return "" if value is None else form.format(value)
 
 
 def _saved(saving: Future, counter: Any) -> int:

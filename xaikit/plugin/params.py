@@ -101,6 +101,11 @@ class RunParams(Params):
         False,
         description="Dataset runs: redo the maps an earlier run made with the same settings.",
     )
+    verbose: bool = Field(
+        False,
+        description="Print what each map reports besides itself (to stderr): for maps made "
+        "from noisy samples, the samples and the stability.",
+    )
 
 
 def option_name(field: str) -> str:
