@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs clean
+.PHONY: demo test docs mutation clean
 
 EXAMPLES := examples/xaikit-gradcam examples/xaikit-integrated-gradients
 
@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 		"$$py" -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,docs]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx,dask]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	# nnabla's ONNX importer, without the converter's TensorFlow requirements (see pyproject)
+	$(BIN)/python -m pip install --quiet --no-deps nnabla-converter==1.39.0
 	@touch $@
 
 demo: $(STAMP)
@@ -31,5 +33,10 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html -d docs/_build/doctrees docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
+# Mutation testing (docs/testing.rst): slow, so not part of `make test`.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python scripts/mutation.py
+
 clean:
-	rm -rf $(VENV) smoothgrad.png docs/_build
+	rm -rf $(VENV) smoothgrad.png docs/_build mutants

@@ -4,25 +4,11 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import xaikit
 from xaikit.builtins.sinks.grey import grey_map
-from xaikit.cli.main import cli, main
-
-
-class _Main:
-    """Lets CliRunner drive main(), the entry point with its error handling."""
-
-    name = "xaikit"
-
-    def main(self, args=None, prog_name=None, **extra):
-        main(list(args))
-
-
-def run(args):
-    return CliRunner().invoke(_Main(), args)
+from xaikit.testing import run_cli as run
 
 
 def test_cli_and_api_give_the_same_map(models, images, tmp_path):
@@ -99,7 +85,7 @@ def test_bad_values_end_with_one_line_and_no_output(models, images, tmp_path, ar
 
 
 def test_help_shows_every_parameter_with_default_and_range():
-    result = CliRunner().invoke(cli, ["run", "smoothgrad", "--help"])
+    result = run(["run", "smoothgrad", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     for expected in [
@@ -107,7 +93,8 @@ def test_help_shows_every_parameter_with_default_and_range():
         "-i, --image TEXT Image file to analyse (image).",
         "-c, --class-index, --class_index TEXT Index of the class to explain (int); "
         "'predicted' for the model's top class, or several indices such as 3,5,7 for one map "
-        "each. [default: 0]",
+        "each. Dataset runs: each row's label by default, 'predicted' or one index for every "
+        "row. [default: 0]",
         "-o, --output TEXT Output file",
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",
@@ -130,7 +117,7 @@ def test_help_shows_every_parameter_with_default_and_range():
 
 
 def test_list_shows_plugins_and_packages():
-    result = CliRunner().invoke(cli, ["list"])
+    result = run(["list"])
     assert result.exit_code == 0
     assert re.search(r"smoothgrad +xaikit \(xaikit_smoothgrad\) +SmoothGrad", result.output)
     assert re.search(r"nnp +xaikit \(xaikit\) +Neural Network Console", result.output)
@@ -140,7 +127,7 @@ def test_list_shows_plugins_and_packages():
 
 
 def test_unknown_explainer():
-    result = CliRunner().invoke(cli, ["run", "nope"])
+    result = run(["run", "nope"])
     assert result.exit_code == 2 and "No such command 'nope'" in result.output
 
 

@@ -3,11 +3,9 @@
 import csv
 
 import pytest
-from click.testing import CliRunner
-from test_cli import run
 
-from xaikit.cli.main import cli
 from xaikit.testing import make_dataset_csv
+from xaikit.testing import run_cli as run
 
 
 @pytest.fixture
@@ -58,8 +56,8 @@ def test_the_model_is_loaded_once(models, dataset, tmp_path, monkeypatch):
 
     loads = []
     load = NnpAdapter.load
-    monkeypatch.setattr(NnpAdapter, "load", lambda self, ref, **o: loads.append(ref) or
-                        load(self, ref, **o))
+    monkeypatch.setattr(NnpAdapter, "load", lambda self, ref, params: loads.append(ref) or
+                        load(self, ref, params))
     result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(dataset),
                   "-o", str(tmp_path / "out.csv"), "-n", "1"])
     assert result.exit_code == 0, result.output
@@ -110,9 +108,14 @@ def test_failed_rows_are_listed_and_exit_status_is_1(models, dataset, tmp_path):
     (["--image", "{img}", "--overwrite"],
      "error: overwrite: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
-    (["-i", "{csv}", "-c", "1"],
-     "error: class_index: a dataset run explains each row's label (--label-variable); "
-     "--class-index is for --image"),
+    (["-i", "{csv}", "-c", "1,2"],
+     "error: class_index: a dataset run explains one class per row: an index, 'predicted' "
+     "or (for a CSV) 'label'"),
+    (["-i", "{csv}", "-c", "3"],
+     "error: class_index: 3 is past the output width of grey.nnp (3 classes: 0 to 2)"),
+    (["-i", "{img}", "--workers", "2"],
+     "error: workers: only dataset runs use it (--input data.csv); --image explains "
+     "one image"),
     (["-i", "{csv}", "--input", "{csv}"],
      "error: input: given twice: -i {csv} and --input {csv}"),
     (["-i", "{csv}", "-v2", "label"],
@@ -129,14 +132,16 @@ def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, a
 
 
 def test_help_shows_the_dataset_options():
-    text = " ".join(CliRunner().invoke(cli, ["run", "smoothgrad", "--help"]).output.split())
+    text = " ".join(run(["run", "smoothgrad", "--help"]).output.split())
     for expected in [
         "--input TEXT Dataset CSV whose every row is explained, when no --image is given "
-        "(csv). [default: output_result.csv]",
+        "(csv); or a folder, whose every image file is. [default: output_result.csv]",
         "-v1, --input-variable, --input_variable TEXT Dataset variable holding the image "
         "paths (variable). [default: x]",
         "-v2, --label-variable, --label_variable TEXT",
         "--overwrite / --no-overwrite Dataset runs: redo the maps",
-        "-i, --image TEXT Image file to analyse (image). A .csv file is a dataset",
+        "-i, --image TEXT Image file to analyse (image). A .csv file or a folder is a dataset",
+        "--workers INTEGER Dataset runs: explain on a local Dask cluster",
+        "--scheduler TEXT Dataset runs: explain on the Dask cluster of this scheduler",
     ]:
         assert expected in text

@@ -161,7 +161,7 @@ def test_the_run_seed_is_the_explainers_seed_and_one_option(models, images):
                          num_samples=3, seed=11)
     assert exp.params["seed"] == 11
     help_text = run_cli(["run", "smoothgrad", "--help"]).stdout
-    assert len(re.findall(r"--seed\b", help_text)) == 1
+    assert len(re.findall(r"^ +--seed\b", help_text, flags=re.M)) == 1
     for option in ("--smooth-samples", "--smooth-noise-level", "--smooth-variant"):
         assert option in help_text and option in run_cli(["run", "gradient", "--help"]).stdout
 

@@ -8,17 +8,22 @@ tests). The subpackages (``xaikit.plugin``, ``xaikit.engine``, ``xaikit.run``,
 in any release.
 """
 
-from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.datasets.result import DatasetResult, RowFailure
+from xaikit.datasets.run import explain_dataset
 from xaikit.engine.backend import CPU, Device
+from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.engine.noise import Smoothing
 from xaikit.engine.params import GradientParams
 from xaikit.engine.passes import Smoothed, smoothed_gradients
+from xaikit.evaluation.report import ReportRow
+from xaikit.evaluation.run import evaluate
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
     ModelError,
+    OutputError,
     ParameterError,
     PluginError,
     XaikitError,
@@ -26,16 +31,18 @@ from xaikit.plugin.errors import (
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
+from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score
 from xaikit.plugin.params import Params, SampleCount
 from xaikit.plugin.sink import Sink
-from xaikit.run.explain import explain, explainers, load_model, sinks
-from xaikit.run.explanation import Explanation
+from xaikit.run.explain import explain, explainers, load_model, metrics, sinks
+from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
-from xaikit.run.outputs import OutputFile, write_outputs
 
 __all__ = [
     "CPU",
     "Attribution",
+    "Cost",
+    "Curve",
     "DatasetError",
     "DatasetResult",
     "Device",
@@ -46,19 +53,26 @@ __all__ = [
     "ImageError",
     "Layer",
     "LoadedModel",
+    "Metric",
+    "MetricBatch",
     "ModelAdapter",
     "ModelError",
+    "OutputError",
     "OutputFile",
     "ParameterError",
     "Params",
     "PluginError",
     "PluginWarning",
+    "Preprocessing",
+    "ReportRow",
     "RowFailure",
-    "SampleCount",
+    "Score",
     "Sink",
     "Smoothed",
     "Smoothing",
     "XaikitError",
+    "class_scores",
+    "evaluate",
     "explain",
     "explain_dataset",
     "explainers",
@@ -67,6 +81,7 @@ __all__ = [
     "input_gradients_in_batches",
     "load_image",
     "load_model",
+    "metrics",
     "register_plugin",
     "sinks",
     "smoothed_gradients",

@@ -21,20 +21,32 @@ import csv
 import itertools
 import json
 import os
+import sys
 import tempfile
+import typing
+import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
+import annotated_types
 import numpy as np
 
 from xaikit.engine.backend import F, nn
+from xaikit.plugin.errors import PluginError
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.manager import register_plugin, registry, unregister_plugin
-from xaikit.plugin.params import Params, option_name, validate
+from xaikit.plugin.manager import (
+    hook_problems,
+    plugin_manager,
+    register_plugin,
+    registry,
+    unregister_plugin,
+)
+from xaikit.plugin.params import Params, option_name, reserved_fields
 from xaikit.run import explain as api
 from xaikit.run.images import load_image
+from xaikit.run.request import build_request
 
 if TYPE_CHECKING:
     import click.testing
@@ -143,6 +155,93 @@ def make_nnp(
     )
 
 
+def make_onnx(
+    path: PathLike,
+    *,
+    channels: int = 3,
+    size: Tuple[int, int] = (8, 8),
+    num_classes: int = 3,
+    batch: Optional[int] = 1,
+    layout: str = "nchw",
+    flatten: str = "flatten",
+    output: str = "softmax",
+    seed: int = 0,
+) -> Path:
+    """A tiny residual CNN with random weights as an ONNX file (opset 13), for tests.
+
+    Convolution, batch norm, ReLU, max pool, a residual block (convolution, ReLU, average
+    pool, add), global average pool, then ``flatten`` (``"flatten"``, ``"reshape"`` to a
+    constant target, or ``"computed"``: a target computed from the tensor's shape, as
+    ``x.view(x.size(0), -1)`` exports) and a Gemm: the logits ``"logits"``, put through
+    ``output`` (``"softmax"``, ``"sigmoid"`` or ``"logits"``) into ``"y"``. ``batch`` None
+    makes the batch dimension dynamic; ``layout="nhwc"`` takes (batch, H, W, C) and
+    transposes it, as TensorFlow exports do. Needs the ``onnx`` package.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    hidden = 4
+    height, width = size
+    weights = {
+        "conv1_w": rng.normal(0, 0.4, (hidden, channels, 3, 3)),
+        "conv1_b": rng.normal(0, 0.1, hidden),
+        "bn_scale": rng.uniform(0.5, 1.5, hidden), "bn_bias": rng.normal(0, 0.1, hidden),
+        "bn_mean": rng.normal(0, 0.1, hidden), "bn_var": rng.uniform(0.5, 1.5, hidden),
+        "conv2_w": rng.normal(0, 0.3, (hidden, hidden, 3, 3)),
+        "conv2_b": rng.normal(0, 0.1, hidden),
+        "fc_w": rng.normal(0, 0.5, (num_classes, hidden)),
+        "fc_b": rng.normal(0, 0.1, num_classes),
+    }
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    node = helper.make_node
+    nodes = [node("Transpose", ["x"], ["x_nchw"], perm=[0, 3, 1, 2])] if layout == "nhwc" else []
+    first = "x_nchw" if layout == "nhwc" else "x"
+    nodes += [
+        node("Conv", [first, "conv1_w", "conv1_b"], ["conv1"], pads=[1, 1, 1, 1]),
+        node("BatchNormalization", ["conv1", "bn_scale", "bn_bias", "bn_mean", "bn_var"], ["bn"]),
+        node("Relu", ["bn"], ["relu1"]),
+        node("MaxPool", ["relu1"], ["pool1"], kernel_shape=[2, 2], strides=[2, 2]),
+        node("Conv", ["pool1", "conv2_w", "conv2_b"], ["conv2"], pads=[1, 1, 1, 1]),
+        node("Relu", ["conv2"], ["relu2"]),
+        node("AveragePool", ["relu2"], ["pool2"], kernel_shape=[3, 3], strides=[1, 1],
+             pads=[1, 1, 1, 1], count_include_pad=1),
+        node("Add", ["pool2", "pool1"], ["residual"]),
+        node("GlobalAveragePool", ["residual"], ["gap"]),
+    ]
+    if flatten == "flatten":
+        nodes.append(node("Flatten", ["gap"], ["features"], axis=1))
+    elif flatten == "reshape":
+        inits.append(numpy_helper.from_array(np.array([-1, hidden], np.int64), "target"))
+        nodes.append(node("Reshape", ["gap", "target"], ["features"]))
+    else:
+        inits += [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+                  numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+                  numpy_helper.from_array(np.array([-1], np.int64), "rest")]
+        nodes += [node("Shape", ["gap"], ["gap_shape"]),
+                  node("Gather", ["gap_shape", "zero"], ["rows"], axis=0),
+                  node("Unsqueeze", ["rows", "axis0"], ["rows1"]),
+                  node("Concat", ["rows1", "rest"], ["target"], axis=0),
+                  node("Reshape", ["gap", "target"], ["features"])]
+    nodes.append(node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1))
+    if output == "logits":
+        nodes.append(node("Identity", ["logits"], ["y"]))
+    else:
+        final = {"softmax": "Softmax", "sigmoid": "Sigmoid"}[output]
+        nodes.append(node(final, ["logits"], ["y"]))
+    shape = [batch if batch else "batch"] + (
+        [height, width, channels] if layout == "nhwc" else [channels, height, width])
+    graph = helper.make_graph(
+        nodes, "tiny_residual_cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[0], num_classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)
+
+
 def make_image(
     path: PathLike, *, size: Tuple[int, int] = (8, 8), mode: str = "L", seed: int = 0
 ) -> Path:
@@ -210,22 +309,37 @@ def run_cli(args: Sequence[str]) -> "click.testing.Result":
     return CliRunner().invoke(Command(), [str(a) for a in args])
 
 
+class ContractWarning(UserWarning):
+    """Advice from :func:`check_explainer`: the explainer works, and could serve its users
+    better (a numeric parameter without bounds)."""
+
+
 def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
     """Check that an explainer keeps xaikit's contract; raise AssertionError saying where not.
 
     Runs it with ``params`` on tiny greyscale and RGB models (Python API, :meth:`explain`,
     :meth:`explain_batch`) and through the CLI, and checks: a name and a description, a
-    ``Params`` schema (a :class:`xaikit.Params`) whose every field has a description, maps
-    of the model's input shape, float32 and finite, input images left unchanged, metadata
-    that JSON can write, ``xaikit run <name> --help`` listing every parameter and
-    ``xaikit run <name>`` writing a map.
+    ``Params`` schema (a :class:`xaikit.Params`) whose every field has a description and
+    none has the name of a run option (``input``, ``labels``...; ``seed`` is the run's to
+    share), no hook function whose name is not a hook (``register_explainer``) in its
+    plugin or its module, maps of the model's input shape, float32 and finite, input
+    images left unchanged, metadata that JSON can write, ``xaikit run <name> --help``
+    listing every parameter and ``xaikit run <name>`` writing a map. A numeric parameter
+    without bounds gives a :class:`ContractWarning`.
 
     :param explainer: an installed explainer's name, or an instance (registered for the
         check if its name is not installed).
-    :param params: explainer parameters for every run (keep them small: few samples).
+    :param params: explainer parameters and run options (``seed``) for every run (keep
+        them small: few samples).
     """
+    plugins = []
     if isinstance(explainer, str):
-        explainer = registry().get("explainer", explainer)
+        try:
+            registration = registry().items["explainer"].get(explainer)
+            explainer = registry().get("explainer", explainer)
+        except PluginError as exc:
+            raise AssertionError(str(exc)) from None
+        plugins.append(plugin_manager().get_plugin(registration.plugin))
     _expect(isinstance(explainer, Explainer), f"{explainer!r} is not an xaikit.Explainer")
     name = getattr(explainer, "name", None)
     _expect(isinstance(name, str) and bool(name), f"{explainer!r} has no name")
@@ -234,8 +348,18 @@ def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
             f"{name}: Params is not a subclass of xaikit.Params")
     for field, info in explainer.Params.model_fields.items():
         _expect(bool(info.description), f"{name}: parameter {field!r} has no description")
-    checked = validate(explainer.Params, params)
-
+    for field in reserved_fields(explainer.Params):
+        _expect(False, f"{name}: parameter {field!r} has the name of a run option "
+                f"({option_name(field)}); rename it")
+    plugins.append(sys.modules.get(type(explainer).__module__))
+    for plugin in filter(None, plugins):
+        for problem in hook_problems(plugin):
+            _expect(False, f"{name}: in {getattr(plugin, '__name__', plugin)!r}: {problem}")
+    for field in _unbounded_fields(explainer.Params):
+        warnings.warn(f"{name}: parameter {field!r} is a number without bounds; give it the "
+                      "range where it makes sense (ge or gt, le or lt): users then see the "
+                      "range in --help and get a one-line error outside it", ContractWarning,
+                      stacklevel=2)
     temporary = None
     if name not in registry().items["explainer"]:
         temporary = register_plugin(_SingleExplainer(explainer), name=f"check-{name}",
@@ -243,12 +367,25 @@ def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
     try:
         _expect(type(registry().get("explainer", name)) is type(explainer),
                 f"{name}: the installed explainer of that name is another class")
+        request = build_request(name, {"image": None, **params}, dataset=False, writes=False)
         with tempfile.TemporaryDirectory() as tmp:
-            _check_runs(explainer, checked, Path(tmp))
+            _check_runs(explainer, request.params, params, Path(tmp))
             _check_cli(explainer, params, Path(tmp))
     finally:
         if temporary:
             unregister_plugin(temporary)
+
+
+def _unbounded_fields(schema: Type[Params]) -> List[str]:
+    """The int and float fields of ``schema`` (optional or not) with no bound at all."""
+    found = []
+    for field, info in schema.model_fields.items():
+        kinds = set(typing.get_args(info.annotation)) - {type(None)} or {info.annotation}
+        bounded = any(isinstance(m, (annotated_types.Ge, annotated_types.Gt, annotated_types.Le,
+                                     annotated_types.Lt)) for m in info.metadata)
+        if kinds <= {int, float} and not bounded:
+            found.append(field)
+    return found
 
 
 class _SingleExplainer:
@@ -260,7 +397,7 @@ class _SingleExplainer:
         register(self.explainer)
 
 
-def _check_runs(explainer: Explainer, params: Params, tmp: Path) -> None:
+def _check_runs(explainer: Explainer, params: Params, options: Dict[str, Any], tmp: Path) -> None:
     cases = [(make_nnp(tmp / "grey.nnp", channels=1, size=(8, 8), num_classes=3),
               make_image(tmp / "grey.png", size=(8, 8))),
              (make_nnp(tmp / "rgb.nnp", channels=3, size=(6, 10), num_classes=4, seed=1),
@@ -279,7 +416,7 @@ def _check_runs(explainer: Explainer, params: Params, tmp: Path) -> None:
         _expect(len(results) == 2, f"{where}: explain_batch of 2 images gave {len(results)}")
         for i, result in enumerate(results):
             _check_result(result, model, f"{where}: explain_batch item {i}")
-        explanation = api.explain(explainer.name, model, image_path, last, **params.model_dump())
+        explanation = api.explain(explainer.name, model, image_path, last, **options)
         _expect(explanation.attribution.shape == model.input_shape,
                 f"{where}: xaikit.explain gave shape {explanation.attribution.shape}")
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Type
+from typing import Any, Dict, List, Optional, Set
 
 import click
 
+from xaikit.cli.evaluate import evaluate_command
 from xaikit.cli.options import schema_options
-from xaikit.datasets.run import explain_dataset
-from xaikit.plugin.errors import DatasetError, ParameterError, XaikitError
-from xaikit.plugin.manager import registry
-from xaikit.plugin.params import Params, RunParams, validate
+from xaikit.datasets import run as datasets
+from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
+from xaikit.plugin.manager import PluginWarning, registry
 from xaikit.run import explain as api
-from xaikit.run.outputs import choose_sinks, option_prefix, write_outputs
+from xaikit.run.explanation import write_explanations
+from xaikit.run.outputs import option_prefix
+from xaikit.run.request import Request, RunParams, build_request
 from xaikit.run.smoothing import SmoothParams
 
 
@@ -23,12 +25,15 @@ from xaikit.run.smoothing import SmoothParams
 @click.version_option(package_name="xaikit")
 def cli() -> None:
     """Explain image classifiers: which pixels drive a decision."""
+    for problem in registry().problems:  # every command tells the same story
+        click.echo(f"warning: {problem}", err=True)
 
 
 @cli.command("list")
 def list_plugins() -> None:
-    """Show the installed explainers, model adapters and sinks, and their packages."""
-    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
+    """Show the installed explainers, model adapters, sinks and metrics, and their packages."""
+    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks",
+              "metric": "Metrics"}
     rows = {kind: [(reg.name, f"{reg.package} ({type(reg.obj).__module__.split('.')[0]})",
                     reg.obj.description) for reg in registry().items[kind].values()]
             for kind in titles}
@@ -48,15 +53,17 @@ class ExplainerGroup(click.Group):
         return api.explainers()
 
     def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
-        if name not in registry().items["explainer"]:
-            return None
-        explainer = registry().get("explainer", name)
-        schemas = (RunParams, SmoothParams, explainer.Params)
-        options = run_options(schemas)
+        try:
+            explainer = registry().get("explainer", name)
+        except UnknownPluginError:
+            return None  # click says: No such command
+        run_fields = RunParams.model_fields  # a seed the explainer declares is the run's --seed
+        options = schema_options(RunParams) + schema_options(SmoothParams) + [
+            opt for opt in schema_options(explainer.Params) if opt.name not in run_fields]
         return click.Command(
             name,
-            params=options + sink_options({o for opt in options for o in opt.opts}),
-            callback=lambda **values: run_explainer(name, schemas, values),
+            params=options + prefixed_options(options) + [verbose_option()],
+            callback=lambda **values: run_command(name, values),
             help=explainer.description,
             short_help=explainer.description,
         )
@@ -67,120 +74,110 @@ def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
 
-DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite")
-"""Options of dataset runs, refused with --image."""
+cli.add_command(evaluate_command)
+
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""
+SCHEDULER_VARIABLE = "XAIKIT_SCHEDULER"
+"""The environment variable that gives dataset runs a Dask scheduler without --scheduler."""
 
 
-def run_explainer(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
-    """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
-    image = values.get("image")
-    if image is not None and not image.lower().endswith(".csv"):
-        for field in DATASET_ONLY:
-            if values.get(field) is not None:
-                raise ParameterError(f"{field}: only dataset runs use it (--input data.csv); "
-                                     "--image explains one image")
-        run_single(name, schemas, values)
+def verbose_option() -> click.Option:
+    """``--verbose``, a flag of the command line alone: the Python API returns what it
+    prints (``Explanation.metadata``, ``DatasetResult.settling``)."""
+    return click.Option(["--verbose"], is_flag=True, default=False,
+                        help="Print what each map reports besides itself, to stderr: for "
+                        "maps made from noisy samples, their samples and stability.")
+
+
+def run_command(name: str, values: Dict[str, Any]) -> None:
+    """One image with ``--image``; else every row of a dataset CSV or every image under a
+    folder (``-i`` takes a .csv or a folder too)."""
+    request = parse_run(name, values)
+    if request.dataset is None:
+        run_image(request, values["verbose"])
     else:
-        run_dataset(name, schemas, values)
+        run_dataset(request, values["verbose"])
 
 
-def run_options(schemas: tuple) -> List[click.Option]:
-    """Each schema's options; a field that an earlier schema has (the run's ``seed``, which
-    the explainer's ``seed`` receives) is declared once."""
-    seen: Set[str] = set()
+def parse_run(name: str, values: Dict[str, Any]) -> Request:
+    """The request of ``xaikit run <name>`` from click's values: the options given, the
+    sinks' and model adapters' options by plugin, ``-i data.csv`` or ``-i FOLDER`` as the
+    dataset it names, and ``XAIKIT_SCHEDULER`` for a dataset run without ``--scheduler``
+    or ``--workers``."""
+    own = (set(RunParams.model_fields) | set(SmoothParams.model_fields)
+           | set(registry().get("explainer", name).Params.model_fields))
+    given = {key: value for key, value in values.items() if key in own and value is not None}
+    image = given.get("image")
+    dataset = image is None or image.lower().endswith(".csv") or os.path.isdir(image)
+    if dataset and not {"scheduler", "workers"} & set(given) and os.environ.get(
+            SCHEDULER_VARIABLE):
+        given["scheduler"] = os.environ[SCHEDULER_VARIABLE]
+    named_input = "input" in given
+    if image is not None and dataset:
+        if named_input:
+            raise ParameterError(f"given twice: -i {image} and --input {given['input']}",
+                                 subject="input")
+        given["input"] = given.pop("image")
+        named_input = True
+    request = build_request(name, given, prefixed_values("sink", values, own),
+                            prefixed_values("adapter", values, own), dataset=dataset)
+    if dataset and not named_input and not request.dataset.path.exists():
+        raise DatasetError("no such file (give an image with --image, or a dataset CSV with "
+                           "--input)", subject="input", path=request.dataset.path)
+    return request
+
+
+def prefixed_options(taken: List[click.Option]) -> List[click.Option]:
+    """``--<sink>-<parameter>`` for every installed sink's parameters and
+    ``--<adapter>-<parameter>`` for those of every adapter that reads files
+    (``--onnx-mean``); an option spelled like an earlier one is left out (that one wins)."""
+    spelled = {o for opt in taken for o in opt.opts}
+    plugins = list(registry().items["sink"].values()) + [
+        reg for reg in registry().items["adapter"].values() if reg.obj.extensions]
     options = []
-    for schema in schemas:
-        for field, option in zip(schema.model_fields, schema_options(schema)):
-            if field not in seen:
-                options.append(option)
-                seen.add(field)
+    for reg in plugins:
+        for opt in schema_options(reg.obj.Params, prefix=option_prefix(reg.name)):
+            if spelled.isdisjoint(opt.opts):
+                options.append(opt)
+                spelled.update(opt.opts)
     return options
 
 
-def explainer_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Any]:
-    """The values given for the fields of ``schemas`` after the run's own: the smoothing
-    options and the explainer's parameters, validated by :func:`xaikit.explain`."""
-    fields = {field for schema in schemas[1:] for field in schema.model_fields}
-    return {k: v for k, v in values.items() if k in fields and v is not None}
-
-
-def sink_options(taken: Set[str]) -> List[click.Option]:
-    """``--<sink>-<parameter>`` for every installed sink's parameters; an option spelled
-    like a run or explainer option is left out (theirs wins)."""
-    return [opt for reg in registry().items["sink"].values()
-            for opt in schema_options(reg.obj.Params, prefix=option_prefix(reg.name))
-            if taken.isdisjoint(opt.opts)]
-
-
-def sink_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Dict[str, Any]]:
-    """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``; a value
-    under the name of a field of ``schemas`` belongs to that field, not to a sink."""
-    own = {field for schema in schemas for field in schema.model_fields}
+def prefixed_values(kind: str, values: Dict[str, Any], own: Set[str]
+                    ) -> Dict[str, Dict[str, Any]]:
+    """The ``--<plugin>-<parameter>`` options given for the plugins of ``kind`` (``sink``,
+    ``adapter``), by plugin name: ``{"heatmap": {"alpha": 0.3}}``; a value under the name
+    of a run or explainer field (``own``) is that field's, not a plugin's."""
     given: Dict[str, Dict[str, Any]] = {}
-    for reg in registry().items["sink"].values():
+    for reg in registry().items[kind].values():
         for field in reg.obj.Params.model_fields:
             key = option_prefix(reg.name) + field
-            value = None if key in own else values.get(key)
-            if value is not None:
-                given.setdefault(reg.name, {})[field] = value
+            if key not in own and values.get(key) is not None:
+                given.setdefault(reg.name, {})[field] = values[key]
     return given
 
 
-def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
-    run_params = _validated(RunParams, values)
-    explainer_params = explainer_values(values, schemas)
-    output = Path(run_params.output or f"{name}.png")
-    sink_params = sink_values(values, schemas)
-    choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
-    model = api.load_model(run_params.model)
+def run_image(request: Request, verbose: bool = False) -> None:
+    """Explain one image and write its files; print their paths (and with ``verbose``,
+    what each map reports)."""
+    model = api.load_model(request.model, **request.model_options)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
-    explanations = api.explain(
-        name,
-        model=model,
-        image=run_params.image,
-        class_index=run_params.class_index,
-        labels=run_params.labels,
-        **explainer_params,
-    )
-    for written in write_outputs(explanations, output, run_params.sink, sink_params):
+    explanations = api.explain_image(request, model)
+    for written in write_explanations(explanations, request.output, request.sinks):
         click.echo(str(written.path))
-    if run_params.verbose:
-        for exp in explanations if isinstance(explanations, list) else [explanations]:
+    if verbose:
+        for exp in explanations:
             click.echo(f"class {exp.class_index}: {facts(exp.reported)}", err=True)
 
 
-def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
-    """Explain every row; print the output CSV, the failed rows and a summary."""
-    if values.get("image") is not None:
-        if values.get("input") is not None:
-            raise ParameterError(f"input: given twice: -i {values['image']} and "
-                                 f"--input {values['input']}")
-        values = {**values, "input": values["image"], "image": None}
-    if values.get("class_index") is not None:
-        raise ParameterError("class_index: a dataset run explains each row's label "
-                             "(--label-variable); --class-index is for --image")
-    run_params = _validated(RunParams, values)
-    if values.get("input") is None and not Path(run_params.input).is_file():
-        raise DatasetError(f"input: {run_params.input}: no such file (give an image with "
-                           "--image, or a dataset CSV with --input)")
-    result = explain_dataset(
-        name,
-        model=run_params.model,
-        input=run_params.input,
-        output=run_params.output,
-        input_variable=run_params.input_variable,
-        label_variable=run_params.label_variable,
-        overwrite=run_params.overwrite,
-        sinks=run_params.sink,
-        sink_params=sink_values(values, schemas),
-        labels=run_params.labels,
-        **explainer_values(values, schemas),
-    )
+def run_dataset(request: Request, verbose: bool = False) -> None:
+    """Explain every row; print the output CSV, the failed rows and a summary (and with
+    ``verbose``, each row's samples and stability)."""
+    result = datasets.run_dataset(request)
     click.echo(str(result.output))
-    if run_params.verbose:
+    if verbose:
         for row, settling in result.settling.items():
             click.echo(f"row {row}: {facts(settling)}", err=True)
     for failure in result.failures[:LISTED_FAILURES]:
@@ -199,26 +196,23 @@ def facts(reported: Dict[str, Any]) -> str:
                      for k, v in reported.items()) or "nothing reported"
 
 
-def _validated(schema: Type[Params], values: Dict[str, Any]) -> Params:
-    fields = schema.model_fields
-    return validate(schema, {k: v for k, v in values.items() if k in fields and v is not None})
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: errors users can cause end with one line and exit status 1."""
-    warnings.showwarning = _show_warning
-    try:
-        cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
-    except XaikitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("ignore", PluginWarning)  # cli() prints the plugins' problems
+        try:
+            cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
+        except XaikitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple, Type
 
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
+from xaikit.plugin.errors import ModelError
+from xaikit.plugin.params import Params
 
 _scope_ids = itertools.count()
 _build_lock = threading.Lock()  # nnabla's parameter scope and context are process-wide
@@ -43,6 +45,30 @@ class Graph:
     """The network's functions in forward order; each names its output variable."""
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image's pixels become the network's input, channel by channel.
+
+    ``input[c] = (pixels[order[c]] * scale - mean[c]) / std[c]``, where ``pixels`` are
+    0-255 in RGB order (or grey) at the network's input size and ``order`` is RGB or BGR.
+    A ``mean`` or ``std`` of one value applies to every channel.
+    """
+
+    scale: float = 1 / 255
+    mean: Tuple[float, ...] = (0.0,)
+    std: Tuple[float, ...] = (1.0,)
+    channel_order: str = "rgb"
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        """``pixels`` float32 ``(C, H, W)`` as the network takes them."""
+        if self.channel_order == "bgr" and len(pixels) == 3:
+            pixels = pixels[::-1]
+        mean = np.asarray(self.mean, np.float64)[:, None, None]
+        std = np.asarray(self.std, np.float64)[:, None, None]
+        x = (np.asarray(pixels, np.float64) * self.scale - mean) / std
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
 class LoadedModel:
     """An image classifier that explainers can differentiate.
 
@@ -52,6 +78,8 @@ class LoadedModel:
     :param build: ``build(batch_size) -> Graph``; called once per batch size, replica and
         device, inside the model's parameter scope and the device's context.
     :param no_image_normalization: the network takes pixels in 0-255 rather than 0-1.
+    :param preprocessing: how pixels become the network's input, for networks that want
+        more than ``no_image_normalization`` says (a mean and a standard deviation, BGR).
     :param logit: the name, in :attr:`Graph.variables`, of the input of the network's final
         Softmax or Sigmoid: the class logits (the ``.nnp`` adapter reads it from
         ``net.nntxt``). None when the output is not such a function; the output is then
@@ -67,18 +95,24 @@ class LoadedModel:
         build: Callable[[int], Graph],
         *,
         no_image_normalization: bool = False,
+        preprocessing: Optional[Preprocessing] = None,
         logit: Optional[str] = None,
         notes: Tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.input_shape = tuple(int(d) for d in input_shape)
-        self.no_image_normalization = no_image_normalization
+        self.preprocessing = preprocessing or Preprocessing(
+            scale=1.0 if no_image_normalization else 1 / 255)
         self.logit = logit
         self.notes = notes
         self._build = build
         self._graphs: Dict[Tuple[int, int, Device], Graph] = {}
         # nnabla's parameter registry is global: give each model a scope of its own.
         self._scope = f"xaikit_model_{next(_scope_ids)}"
+        self.reload: Optional[Callable[[], "LoadedModel"]] = None
+        """Loads the model again from its source as a separate model (:func:`xaikit.load_model`
+        sets it): how :meth:`copy` gets parameters of its own from an adapter whose graphs
+        share theirs."""
         self.lock = threading.RLock()
         """Held while a computation runs the model's graphs: two threads computing with one
         model take turns (the threads of one computation use replicas of their own)."""
@@ -107,6 +141,11 @@ class LoadedModel:
         return graph
 
     @property
+    def no_image_normalization(self) -> bool:
+        """The network takes pixels in 0-255 (NNC's executor setting)."""
+        return self.preprocessing == Preprocessing(scale=1.0)
+
+    @property
     def layers(self) -> Tuple[Layer, ...]:
         """The network's functions in forward order, as the adapter named them.
 
@@ -114,6 +153,53 @@ class LoadedModel:
         batch size; empty when the adapter does not know the network's structure.
         """
         return self.graph(1).layers
+
+    def parameters(self) -> Dict[str, "nn.Variable"]:
+        """The model's parameters by name (``conv1/conv/W``...), in the order the network
+        uses them, as its adapter created them in the model's parameter scope.
+
+        Setting a parameter's values (``variable.d = ...``) changes every graph of the
+        model; use :meth:`copy` to change them without touching the model others use.
+        """
+        graph = self.graph(1)
+        with nn.parameter_scope(self._scope):
+            scope = nn.get_parameters(grad_only=False)
+        ordered: Dict[str, "nn.Variable"] = {}
+
+        def visit(function: Any) -> None:
+            for variable in function.inputs:
+                if variable.parent is None:
+                    ordered.update((name, p) for name, p in scope.items() if p == variable)
+
+        graph.output.visit(visit)
+        return ordered
+
+    def copy(self) -> "LoadedModel":
+        """A separate model with this model's parameter values, in a parameter scope of its
+        own: changing the copy's parameters (randomising them, say) leaves this model as it
+        is.
+
+        :raises ModelError: the copy would share this model's parameters (a model whose
+            adapter builds every graph from one set of parameters, loaded without
+            :func:`xaikit.load_model`, which sets :attr:`reload`).
+        """
+        if self.reload is not None:
+            twin = self.reload()
+        else:
+            twin = LoadedModel(self.name, self.input_shape, self.num_classes, self._build,
+                               preprocessing=self.preprocessing, logit=self.logit,
+                               notes=self.notes)
+        twin.reload = self.reload
+        mine, theirs = self.parameters(), twin.parameters()
+        if list(mine) != list(theirs):
+            raise ModelError("a copy has other parameters than the model", subject="model",
+                             path=self.name)
+        for name, variable in theirs.items():
+            if variable == mine[name]:
+                raise ModelError(f"a copy would share parameter {name!r} with the model; load it "
+                                 "with xaikit.load_model", subject="model", path=self.name)
+            variable.d = mine[name].d
+        return twin
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
@@ -144,22 +230,29 @@ def _fix_parameters(graph: Graph) -> None:
 class ModelAdapter:
     """Base class of model adapters: load one kind of model reference.
 
-    Subclasses set ``name`` and ``description`` and implement :meth:`accepts`
-    and :meth:`load`. The :class:`LoadedModel` that ``load`` returns builds a
-    :class:`Graph` per batch size whose ``variables`` hold every intermediate variable
-    by a name that is the same at every batch size (the names of the model file, where
-    it has them) and whose ``layers`` list the functions computing them in forward
-    order: explainers that look inside the network (Grad-CAM) find feature maps there.
+    Subclasses set ``name`` and ``description``, a nested ``Params`` schema for the
+    options their models take (``xaikit.load_model(path, **options)``, and on the command
+    line ``--<adapter>-<option>``), and implement :meth:`accepts` and :meth:`load`. The
+    :class:`LoadedModel` that ``load`` returns builds a :class:`Graph` per batch size
+    whose ``variables`` hold every intermediate variable by a name that is the same at
+    every batch size (the names of the model file, where it has them) and whose
+    ``layers`` list the functions computing them in forward order: explainers that look
+    inside the network (Grad-CAM) find feature maps there.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    extensions: ClassVar[Tuple[str, ...]] = ()
+    """Extensions of the model files it reads, its usual one first; the command line
+    offers the parameters of adapters that read files."""
+    Params: ClassVar[Type[Params]] = Params
 
     def accepts(self, ref: Any) -> bool:
         """Whether this adapter can load ``ref`` (a path, an object...). Must not raise."""
         raise NotImplementedError
 
-    def load(self, ref: Any, **options: Any) -> LoadedModel:
-        """Load ``ref``; raise :class:`xaikit.ModelError` saying why when it is unusable."""
+    def load(self, ref: Any, params: Params) -> LoadedModel:
+        """Load ``ref`` with the validated ``params``; raise :class:`xaikit.ModelError`
+        saying why when it is unusable."""
         raise NotImplementedError
 

@@ -149,7 +149,7 @@ def smoothed_gradients(
                                for s in segments])
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
         if host:
-            return host_sums(grads.data, segments, wanted)
+            return _host_sums(grads.data, segments, wanted)
         key = (worker, len(rows), len(segments))
         if key not in reducers:
             with build_lock:
@@ -191,7 +191,7 @@ def smoothed_maps(
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
                                for s in segments])
         maps = np.asarray(explain(copies, rows), dtype=np.float32)
-        return host_sums(maps, segments, smoothing.sums)
+        return _host_sums(maps, segments, smoothing.sums)
 
     return _smooth(smoothing, images.shape, batch_size, lambda passes: map(run, passes))
 
@@ -253,7 +253,7 @@ class _Sums:
         return split_half(self.smoothing.map(even, evens), self.smoothing.map(odd, odds))
 
 
-def host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]) -> Sums:
+def _host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]) -> Sums:
     """The map rows of each segment of a pass added up (``sums``), or their squares
     (``squares``), all of them and those of even sample index: see :data:`Sums`."""
     out = {name: np.empty((2, len(segments)) + maps.shape[1:]) for name in wanted}
@@ -269,7 +269,7 @@ def host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]
 
 
 class _Reducer:
-    """:func:`host_sums` as a graph on the device: products of the gradient rows, or of
+    """:func:`_host_sums` as a graph on the device: products of the gradient rows, or of
     their squares, with a 0/1 matrix of the rows of each segment and of its rows of even
     sample index."""
 

@@ -7,14 +7,13 @@ in the field's ``json_schema_extra={"aliases": [...]}``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Type, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
 from xaikit.plugin.errors import ParameterError
-from xaikit.run.classes import ClassTarget
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -25,7 +24,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_COUNT = TypeAdapter(Annotated[int, Field(ge=1)])
+MAX_SAMPLES = 1_000_000
+"""The most noisy samples a count may ask for."""
+_COUNT = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_SAMPLES)])
 
 
 def _count_or_auto(value: Any, handler: Any) -> Any:
@@ -37,75 +38,30 @@ def _count_or_auto(value: Any, handler: Any) -> Any:
 
 
 SampleCount = Annotated[Union[int, Literal["auto"]], WrapValidator(_count_or_auto)]
-"""A number of noisy samples (a whole number ≥ 1), or ``"auto"``: as many as the map
-needs to reach a stability (see :mod:`xaikit.engine.stability`)."""
+"""A number of noisy samples (a whole number from 1 to :data:`MAX_SAMPLES`), or ``"auto"``:
+as many as the map needs to reach a stability (see :mod:`xaikit.engine.stability`)."""
 
 
-class RunParams(Params):
-    """What every ``xaikit run`` needs besides the explainer's own parameters."""
+RUN_OPTIONS = frozenset({
+    "model", "image", "class_index", "output", "sink", "labels", "input", "input_variable",
+    "label_variable", "overwrite", "verbose", "seed", "smooth_samples", "smooth_noise_level",
+    "smooth_variant", "smooth_stability", "smooth_max_samples", "workers", "scheduler",
+})
+"""The options of every run (``xaikit run``'s, and keywords of :func:`xaikit.explain` and
+:func:`xaikit.explain_dataset`)."""
 
-    model: str = Field(
-        "results.nnp",
-        description="Model file (*.nnp) to explain (model).",
-        json_schema_extra={"aliases": ["-m"]},
-    )
-    image: Optional[str] = Field(
-        None,
-        description="Image file to analyse (image). A .csv file is a dataset: "
-        "-i takes either, as NNC's two plugins do.",
-        json_schema_extra={"aliases": ["-i"]},
-    )
-    class_index: ClassTarget = Field(
-        0,
-        description="Index of the class to explain (int); 'predicted' for the model's top "
-        "class, or several indices such as 3,5,7 for one map each.",
-        json_schema_extra={"aliases": ["-c"]},
-    )
-    output: Optional[str] = Field(
-        None,
-        description="Output file: the map of one image (without --sink its extension picks "
-        "the sink, .png: grey; several sinks or classes add .<sink> or .class<N> before the "
-        "extension), or a dataset's CSV (image or csv). "
-        "Default: <explainer>.png or <explainer>.csv.",
-        json_schema_extra={"aliases": ["-o"]},
-    )
-    sink: Tuple[str, ...] = Field(
-        (),
-        description="Sink to write the map with (see xaikit list); repeat for several: "
-        "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
-    )
-    labels: Optional[str] = Field(
-        None,
-        description="Text file naming the classes, one per line, for panels and outputs.",
-    )
-    input: str = Field(
-        "output_result.csv",
-        min_length=1,
-        description="Dataset CSV whose every row is explained, when no --image is given "
-        "(csv).",
-    )
-    input_variable: str = Field(
-        "x",
-        min_length=1,
-        description="Dataset variable holding the image paths (variable).",
-        json_schema_extra={"aliases": ["-v1"]},
-    )
-    label_variable: str = Field(
-        "y",
-        min_length=1,
-        description="Dataset variable holding each row's class: an index, or a one-hot or "
-        "score vector (y__0, y__1...) (variable).",
-        json_schema_extra={"aliases": ["-v2"]},
-    )
-    overwrite: bool = Field(
-        False,
-        description="Dataset runs: redo the maps an earlier run made with the same settings.",
-    )
-    verbose: bool = Field(
-        False,
-        description="Print what each map reports besides itself (to stderr): for maps made "
-        "from noisy samples, the samples and the stability.",
-    )
+API_KEYWORDS = frozenset({"explainer", "sinks", "sink_params", "progress", "chunk_size"})
+"""Further keywords of :func:`xaikit.explain_dataset`."""
+
+SHARED = frozenset({"seed"})
+"""Run options an explainer may declare: it then receives the run's value."""
+
+
+def reserved_fields(schema: Type[BaseModel]) -> List[str]:
+    """The fields of an explainer's ``schema`` that the run's own options would capture
+    (``input``, ``labels``...): xaikit refuses to register such an explainer."""
+    taken = (RUN_OPTIONS | API_KEYWORDS) - SHARED
+    return [name for name in schema.model_fields if name in taken]
 
 
 def option_name(field: str) -> str:
@@ -131,6 +87,8 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
         name = prefix + (".".join(str(part) for part in err["loc"]) or "parameters")
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown parameter")
+        elif err["type"] == "missing":
+            lines.append(f"{name}: required")
         else:
             lines.append(f"{name}: {err['msg']} (got {err['input']!r})")
     return "\n".join(lines)

@@ -97,12 +97,12 @@ def read_labels(path: Path) -> List[str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ParameterError(f"labels: {path}: no such file") from None
+        raise ParameterError("no such file", subject="labels", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"labels: {path}: cannot read: {exc}") from None
+        raise ParameterError(f"cannot read: {exc}", subject="labels", path=path) from None
     names = [line.strip() for line in text.splitlines()]
     while names and not names[-1]:
         names.pop()
     if "" in names:
-        raise ParameterError(f"labels: {path}: line {names.index('') + 1} is empty")
+        raise ParameterError(f"line {names.index('') + 1} is empty", subject="labels", path=path)
     return names

@@ -1,15 +1,24 @@
-"""Neural Network Console ``.nnp`` files: the first executor's network, input to output."""
+"""Neural Network Console ``.nnp`` files: the first executor's network, input to output
+(without executors, the only network's)."""
 
 from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 from google.protobuf import text_format
 
-from xaikit import Graph, Layer, LoadedModel, ModelAdapter, ModelError, hookimpl
+from xaikit import Layer, LoadedModel, ModelAdapter, ModelError, Params, hookimpl
+from xaikit.builtins.adapters.networks import (
+    NetworkBuilder,
+    load_parameters,
+    network_proto,
+    open_model,
+    reopen_batch,
+)
 
 MAX_NNTXT_BYTES = 64 * 2**20
 """Largest network description read; larger ones are refused before inflating."""
@@ -22,67 +31,93 @@ MAX_COMPRESSION_RATIO = 200
 class NnpAdapter(ModelAdapter):
     name = "nnp"
     description = "Neural Network Console / nnabla .nnp files (first executor)"
+    extensions = (".nnp",)
 
     def accepts(self, ref: Any) -> bool:
         return isinstance(ref, (str, os.PathLike))
 
-    def load(self, ref: Any, **options: Any) -> LoadedModel:
+    def load(self, ref: Any, params: Params) -> LoadedModel:
         path = Path(ref)
         proto = read_network_proto(path)
-        executor, notes = _pick_executor(proto, path)
-        network = {n.name: n for n in proto.network}.get(executor.network_name)
-        if network is None:
-            raise ModelError(
-                f"model: {path}: executor {executor.name!r} names network "
-                f"{executor.network_name!r}, which the file does not contain"
-            )
-        if len(executor.data_variable) != 1:
-            names = [d.variable_name for d in executor.data_variable]
-            raise ModelError(f"model: {path}: the executor has {len(names)} inputs {names}; "
-                             "xaikit explains models with one image input")
-        if not executor.output_variable:
-            raise ModelError(f"model: {path}: the executor has no output variable")
-        input_name = executor.data_variable[0].variable_name
-        output_name = executor.output_variable[0].variable_name
+        entry = _entry_point(proto, path)
+        network = entry.network
         shapes = {v.name: tuple(v.shape.dim) for v in network.variable}
-        input_shape = _image_shape(shapes.get(input_name), input_name, path)
-        out_shape = shapes.get(output_name)
+        input_shape = _image_shape(shapes.get(entry.input), entry.input, path)
+        out_shape = shapes.get(entry.output)
         if out_shape is None:
             raise ModelError(
-                f"model: {path}: output variable {output_name!r} is not in the network"
+                f"model: {path}: output variable {entry.output!r} is not in the network"
             )
         num_classes = int(abs(_prod(out_shape[1:])))
-        layers = tuple(Layer(out, f.type) for f in network.function for out in f.output)
-
         try:
-            from nnabla.utils.nnp_graph import NnpLoader
-
-            loader = NnpLoader(str(path))
+            parameters = load_parameters(str(path))
         except Exception as exc:  # nnabla raises bare exceptions for bad parameters
             raise ModelError(
                 f"model: {path}: cannot load the network's parameters: {_first_line(exc)}"
             ) from None
+        fixed_batch = reopen_batch(network, entry.input)
+        build = NetworkBuilder(
+            network_proto(network), network.name, parameters, entry.input, entry.output,
+            logit_name=_logit_name(network, entry.output),
+            layers=tuple(Layer(out, f.type) for f in network.function for out in f.output),
+            input_shape=input_shape, source=str(path))
+        return open_model(
+            build, path.name, num_classes, fixed_batch,
+            no_image_normalization=entry.no_image_normalization, notes=tuple(entry.notes))
 
-        def build(batch_size: int) -> Graph:
-            try:
-                net = loader.get_network(executor.network_name, batch_size=batch_size)
-            except Exception as exc:
-                raise ModelError(f"model: {path}: cannot build network {executor.network_name!r}: "
-                                 f"{_first_line(exc)}") from None
-            variables = dict(net.variables)
-            return Graph(variables[input_name], variables[output_name], variables, layers)
 
-        model = LoadedModel(
-            path.name,
-            input_shape,
-            num_classes,
-            build,
-            no_image_normalization=bool(executor.no_image_normalization),
-            logit=_logit_name(network, output_name),
-            notes=tuple(notes),
+@dataclass
+class _EntryPoint:
+    """The network to explain and its input and output variables."""
+
+    network: Any
+    input: str
+    output: str
+    no_image_normalization: bool = False
+    notes: List[str] = field(default_factory=list)
+
+
+def _entry_point(proto, path: Path) -> _EntryPoint:
+    """The first executor's network, input and output; without executors, the only
+    network's only input and output."""
+    if not proto.executor:
+        return _lone_network(proto, path)
+    executor, notes = _pick_executor(proto, path)
+    network = {n.name: n for n in proto.network}.get(executor.network_name)
+    if network is None:
+        raise ModelError(
+            f"model: {path}: executor {executor.name!r} names network "
+            f"{executor.network_name!r}, which the file does not contain"
         )
-        model.graph(1)  # fail now, not in the middle of a run, on parameters that don't fit
-        return model
+    if len(executor.data_variable) != 1:
+        names = [d.variable_name for d in executor.data_variable]
+        raise ModelError(f"model: {path}: the executor has {len(names)} inputs {names}; "
+                         "xaikit explains models with one image input")
+    if not executor.output_variable:
+        raise ModelError(f"model: {path}: the executor has no output variable")
+    return _EntryPoint(network, executor.data_variable[0].variable_name,
+                       executor.output_variable[0].variable_name,
+                       bool(executor.no_image_normalization), notes)
+
+
+def _lone_network(proto, path: Path) -> _EntryPoint:
+    if len(proto.network) != 1:
+        names = ", ".join(n.name for n in proto.network) or "none"
+        raise ModelError(f"model: {path}: the model has no executor and {len(proto.network)} "
+                         f"networks ({names}); save it from NNC's training results")
+    network = proto.network[0]
+    made = {out for f in network.function for out in f.output}
+    used = {name for f in network.function for name in f.input}
+    buffers = [v.name for v in network.variable if v.type == "Buffer"]
+    inputs = [name for name in buffers if name in used and name not in made]
+    outputs = [name for name in buffers if name in made and name not in used]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelError(f"model: {path}: the model has no executor, and its network has "
+                         f"inputs {inputs} and outputs {outputs}; xaikit explains models "
+                         "with one image input and one output")
+    note = (f"{path.name} has no executor; explaining network {network.name!r} from "
+            f"{inputs[0]!r} to {outputs[0]!r}")
+    return _EntryPoint(network, inputs[0], outputs[0], notes=[note])
 
 
 def read_network_proto(path: Path):
@@ -130,10 +165,6 @@ def _check_member(info: zipfile.ZipInfo, path: Path) -> None:
 
 
 def _pick_executor(proto, path: Path) -> Tuple[Any, List[str]]:
-    if not proto.executor:
-        raise ModelError(
-            f"model: {path}: the model has no executor (save it from NNC's training results)"
-        )
     executor = proto.executor[0]
     notes = []
     if len(proto.executor) > 1:

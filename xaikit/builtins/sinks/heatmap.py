@@ -10,7 +10,7 @@ from PIL import Image
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from xaikit import Explanation, Sink, XaikitError, hookimpl
+from xaikit import Explanation, OutputError, Sink, hookimpl
 from xaikit import Params as ParamsBase
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -67,8 +67,8 @@ def save_image(image: Image.Image, path: Path) -> None:
     try:
         image.save(path)
     except (KeyError, ValueError):
-        raise XaikitError(f"output: {path.suffix or 'no extension'} is not an image format "
-                          f"(use {', '.join(IMAGE_EXTENSIONS)})") from None
+        raise OutputError(f"{path.suffix or 'no extension'} is not an image format "
+                          f"(use {', '.join(IMAGE_EXTENSIONS)})", subject="output") from None
 
 
 class HeatmapSink(Sink):
