@@ -66,6 +66,7 @@ __all__ = [
     "Preprocessing",
     "ReportRow",
     "RowFailure",
+    "SampleCount",
     "Score",
     "Sink",
     "Smoothed",

@@ -31,8 +31,8 @@ class SmoothGrad(xaikit.Explainer):
         )
         num_samples: xaikit.SampleCount = Field(
             25,
-            description="Noisy copies whose gradients are averaged (≥ 1), or auto: draw "
-            "them until the map's stability reaches --stability, at most --max-samples.",
+            description="Noisy copies whose gradients are averaged (1 to 1000000), or auto: "
+            "draw them until the map's stability reaches --stability, at most --max-samples.",
             json_schema_extra={"aliases": ["-n"]},
         )
         stability: float = Field(
@@ -45,6 +45,7 @@ class SmoothGrad(xaikit.Explainer):
         max_samples: int = Field(
             1000,
             ge=2,
+            le=1_000_000,
             description="With --num-samples auto: the most noisy copies drawn per image.",
         )
         variant: Literal["smoothgrad_sq", "smoothgrad", "vargrad"] = Field(
