@@ -313,6 +313,13 @@ def test_cli_auto_gives_the_same_map_twice_and_reports_it(bn_path, image_files, 
     for _, facts in runs.values():
         assert set(facts) == {"samples", "stability", "capped"} and facts["capped"] == "False"
         assert float(facts["stability"]) >= 0.99
+    smoothed = run_cli(["run", "gradient", "-m", bn_path, "-i", hard, "-c", "1", "--seed", "0",
+                        "--smooth-samples", "auto", "--smooth-variant", "smoothgrad_sq",
+                        "--smooth-stability", "0.99", "-o", tmp_path / "gradient.npy",
+                        "--verbose"])
+    assert smoothed.exit_code == 0, smoothed.output
+    assert smoothed.stderr == result.stderr  # class 1: the same samples and stability
+    np.testing.assert_allclose(np.load(tmp_path / "gradient.npy"), runs["hard"][0], rtol=1e-5)
     capped = run_cli(["run", "smoothgrad", "-m", bn_path, "-i", hard, "-c", "1",
                       "-n", "auto", "--stability", "0.99", "--max-samples", "32",
                       "--seed", "0", "-o", tmp_path / "capped.png"])
