@@ -15,8 +15,8 @@ Columns: samples per image (mean, min-max); seconds per image (mean, each map ti
 after a warm-up); the stability each map reports (mean); its correlation with the
 reference (mean, min), of the maps summed over channels; with auto, the maps that
 stopped at the cap. A map of stability ``s`` is expected to correlate with the converged
-map at about ``sqrt(s)``, and with the reference at about ``sqrt(s * s_ref)``. About 17
-minutes on two CPU cores shared with other work.
+map at about ``sqrt(s)``, and with the reference at about ``sqrt(s * s_ref)``. About 3.5
+minutes on two idle CPU cores, longer when they are shared.
 """
 
 from __future__ import annotations
