@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/smoothgrad_stability.py [--images 10] [--reference 4000]
 
 Three digit classifiers, 28x28 greyscale: ``digits``, the demo LeNet (demo/digits.nnp);
-``bn-cnn``, three convolutions with batch normalisation; ``resnet``, ResNet-18-shaped
+``bncnn``, three convolutions with batch normalisation; ``resnet``, ResNet-18-shaped
 (He et al., 2016: a strided 7x7 stem, four stages of two residual blocks, batch
 normalisation) at a quarter of its widths, so that a 4,000-sample map takes seconds on
 two cores. The last two are trained here on scikit-learn's digits (``--epochs``, seeded).
@@ -74,7 +74,7 @@ def build_models(folder: Path, epochs: int) -> dict:
     pixels, labels = trainer.digit_images()
     shape = (1, trainer.SIZE, trainer.SIZE)
     paths = {"digits": ROOT / "demo" / "digits.nnp"}
-    for name, network in (("bn-cnn", bn_cnn), ("resnet", resnet18)):
+    for name, network in (("bncnn", bn_cnn), ("resnet", resnet18)):
         params = trainer.train(pixels, labels, epochs=epochs, seed=0,
                                network=partial(network, batch_stat=True))
         paths[name] = save_nnc_nnp(folder / f"{name}.nnp", network, shape, parameters=params)
@@ -126,8 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10, help="demo digits per model")
     parser.add_argument("--reference", type=int, default=4000, help="samples of the reference")
-    parser.add_argument("--models", default="digits,bn-cnn,resnet")
-    parser.add_argument("--epochs", type=int, default=3, help="training of bn-cnn and resnet")
+    parser.add_argument("--models", default="digits,bncnn,resnet")
+    parser.add_argument("--epochs", type=int, default=3, help="training of bncnn and resnet")
     args = parser.parse_args()
 
     images = sorted((ROOT / "demo" / "images").glob("digit_*.png"))[:args.images]
