@@ -96,8 +96,9 @@ def test_panel_shows_image_map_and_overlay_enlarged_without_smoothing(grey_exp, 
 
 
 def test_panel_caption_names_class_label_and_score(grey_exp, wide):
-    label, score = caption(grey_exp)
+    label, stability, score = caption(grey_exp)
     assert label == "class 1 (b)"
+    assert stability == f"stability {grey_exp.metadata['stability']:.3f} (4 samples)"
     assert score == f"score {grey_exp.score:.3f}" and 0 < grey_exp.score < 1
     assert caption(wide)[0] == "class 2"
 
@@ -169,7 +170,7 @@ def test_sinks_need_only_the_map_and_the_input(tmp_path):
                              input=rng.random((3, 6, 10), dtype=np.float32), class_index=2,
                              explainer="test", params={}, model="m")
     assert exp.metadata == {"class_index": 2, "class_name": None, "score": None}
-    assert caption(exp) == ("class 2", "")
+    assert caption(exp) == ("class 2", "", "")
     written = xaikit.write_outputs(exp, tmp_path / "m.png", ["grey", "heatmap", "panel", "npy"],
                                    {"panel": {"tile_size": 64}})
     sizes = [opened(w.path).size for w in written[:3]]

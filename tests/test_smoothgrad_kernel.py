@@ -36,12 +36,13 @@ def quad():
 
 def smoothgrad(model, image, class_index=0, **params):
     algorithm = registry().get("explainer", "smoothgrad")
-    return algorithm.explain(model, image, class_index, algorithm.Params(**params))
+    return algorithm.explain(model, image, class_index, algorithm.Params(**params)).values
 
 
 def smoothgrad_batch(model, images, class_indices, **params):
     algorithm = registry().get("explainer", "smoothgrad")
-    return algorithm.explain_batch(model, images, class_indices, algorithm.Params(**params))
+    results = algorithm.explain_batch(model, images, class_indices, algorithm.Params(**params))
+    return np.stack([result.values for result in results])
 
 
 @pytest.mark.parametrize("class_index", [0, 1])
@@ -176,7 +177,7 @@ def test_default_batch_size_keeps_every_thread_within_the_budget(models, monkeyp
 
 
 def test_passes_cover_every_sample_once_in_order():
-    passes = kernel.plan_passes(3, 5, 4)
+    passes = kernel.plan_passes([kernel.Segment(item, 0, 5) for item in range(3)], 4)
     assert [sum(s.stop - s.start for s in p) for p in passes] == [4, 4, 4, 3]
     flat = [(s.item, i) for p in passes for s in p for i in range(s.start, s.stop)]
     assert flat == [(item, i) for item in range(3) for i in range(5)]

@@ -4,7 +4,7 @@ the engine's input gradients of noisy copies, as ``gradient`` smoothed with
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from typing import List, Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -29,11 +29,24 @@ class SmoothGrad(xaikit.Explainer):
             "value range (max - min).",
             json_schema_extra={"aliases": ["-nl"]},
         )
-        num_samples: int = Field(
+        num_samples: xaikit.SampleCount = Field(
             25,
-            ge=1,
-            description="Noisy copies whose gradients are averaged.",
+            description="Noisy copies whose gradients are averaged (1 to 1000000), or auto: "
+            "draw them until the map's stability reaches --stability, at most --max-samples.",
             json_schema_extra={"aliases": ["-n"]},
+        )
+        stability: float = Field(
+            0.95,
+            gt=0.0,
+            lt=1.0,
+            description="With --num-samples auto: the stability at which to stop, the "
+            "correlation expected between this map and another made from other noise.",
+        )
+        max_samples: int = Field(
+            1000,
+            ge=2,
+            le=1_000_000,
+            description="With --num-samples auto: the most noisy copies drawn per image.",
         )
         variant: Literal["smoothgrad_sq", "smoothgrad", "vargrad"] = Field(
             "smoothgrad_sq",
@@ -49,15 +62,17 @@ class SmoothGrad(xaikit.Explainer):
             "every image of a run gets the same seed. Default: fresh noise each run.",
         )
 
-    def explain(self, model, image, class_index, params) -> np.ndarray:
+    def explain(self, model, image, class_index, params) -> xaikit.Attribution:
         return self.explain_batch(model, image[None], [class_index], params)[0]
 
     def explain_batch(
         self, model, images: np.ndarray, class_indices: Sequence[int], params
-    ) -> np.ndarray:
+    ) -> List[xaikit.Attribution]:
         """Noisy copies of all ``images`` share passes; each image gets the noise, and up
-        to float rounding the map, that :meth:`explain` gives it."""
+        to float rounding the map, that :meth:`explain` gives it. Each map reports its
+        ``samples`` and ``stability`` (and with ``num_samples="auto"``, ``capped``)."""
         smoothing = xaikit.Smoothing(params.num_samples, params.noise_level, params.variant,
-                                     params.seed)
-        return xaikit.smoothed_gradients(model, images, [int(c) for c in class_indices],
-                                         smoothing, **params.engine_options())
+                                     params.seed, params.stability, params.max_samples)
+        return xaikit.Attribution.each(xaikit.smoothed_gradients(
+            model, images, [int(c) for c in class_indices], smoothing,
+            **params.engine_options()))

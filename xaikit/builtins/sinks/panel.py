@@ -24,11 +24,12 @@ def tile_size(size: Tuple[int, int], longest: int) -> Tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def caption(explanation: Explanation) -> Tuple[str, str]:
-    """What the panel explains, left and right: ``class 3 (three)``, ``score 0.981``."""
+def caption(explanation: Explanation) -> Tuple[str, str, str]:
+    """What the panel says below the image, the map and the overlay: ``class 3 (three)``,
+    ``stability 0.972 (48 samples)`` (for a map that has one), ``score 0.981``."""
     name = f" ({explanation.class_name})" if explanation.class_name else ""
     score = "" if explanation.score is None else f"score {explanation.score:.3f}"
-    return f"class {explanation.class_index}{name}", score
+    return f"class {explanation.class_index}{name}", explanation.stability_note(), score
 
 
 def panel(explanation: Explanation, params: PanelSink.Params) -> Image.Image:
@@ -55,11 +56,19 @@ def panel(explanation: Explanation, params: PanelSink.Params) -> Image.Image:
         canvas.paste(tile, (left, margin + line))
         draw.text((left + width / 2, margin), fit(draw, title, font, width), fill="black",
                   font=font, anchor="ma")
-    left, right = caption(explanation)
+    left, middle, right = caption(explanation)
     top = 2 * margin + line + height
     draw.text((canvas.width - margin, top), right, fill="black", font=font, anchor="ra")
-    room = canvas.width - 3 * margin - draw.textlength(right, font=font)
-    draw.text((margin, top), fit(draw, left, font, room), fill="black", font=font)
+    end = canvas.width - 2 * margin - draw.textlength(right, font=font)  # room to the left
+    if middle:  # centred under the map, shortened to "stability 0.972" where it must be
+        centre = 2 * margin + 1.5 * width
+        room = 2 * min(width / 2 + margin / 2, end - centre)
+        short = middle.split(" (")[0]
+        middle = fit(draw, middle if draw.textlength(middle, font=font) <= room else short,
+                     font, room)
+        draw.text((centre, top), middle, fill="black", font=font, anchor="ma")
+        end = centre - draw.textlength(middle, font=font) / 2 - margin
+    draw.text((margin, top), fit(draw, left, font, end - margin), fill="black", font=font)
     return canvas
 
 
@@ -74,7 +83,8 @@ def fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: 
 
 class PanelSink(Sink):
     name = "panel"
-    description = "image | map | overlay side by side, with the class and the model's score"
+    description = ("image | map | overlay side by side, with the class, the map's stability "
+                   "and the model's score")
     extensions = HeatmapSink.extensions
 
     class Params(HeatmapSink.Params):
