@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import resource
 import subprocess
 import sys
 from collections import Counter
@@ -25,6 +26,7 @@ MUTMUT = Path(sys.executable).parent / "mutmut"
 TARGETS = {
     "noise": ["xaikit.engine.noise.*"],
     "noisy-gradient kernel": ["xaikit.engine.passes.*"],
+    "stability": ["xaikit.engine.stability.*"],
     "gradient engine": ["xaikit.engine.gradients.*"],
     "grey sink": ["xaikit.builtins.sinks.grey.*"],
     "manifest": ["xaikit.datasets.manifest.*"],
@@ -34,6 +36,11 @@ TARGETS = {
 }
 """What is mutated: mutmut's mutant names (``module.x_function__mutmut_N``, methods as
 ``module.xǁClassǁmethod__mutmut_N``) by target."""
+
+MEMORY_LIMIT = 4 * 2**30
+"""Bytes of address space each of mutmut's processes may take: a mutant that appends in an
+endless loop fails with a MemoryError long before it fills a machine shared with others
+(the suite's tests, unmutated, need well under it: mutmut's clean run checks that)."""
 
 KILLED = ("killed", "timeout", "segfault")
 """A mutant that makes a test fail, crash, or run far longer than it does unmutated, is
@@ -55,7 +62,11 @@ def run(max_children: int, only: str) -> None:
         names = [n for n, status in results().items() if targeted(n) and wanted(status)]
     if names:
         subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children), *names],
-                       cwd=ROOT, check=True)
+                       cwd=ROOT, check=True, preexec_fn=_limit_memory)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def results() -> dict:

@@ -207,18 +207,23 @@ def test_num_samples_is_a_count_or_auto(bn_model, value, message):
 def test_the_device_path_halves_the_samples_as_the_host_does(bn_model, easy_and_hard,
                                                               monkeypatch):
     """The GPU's reduction (a 0/1 matrix on the device) run on the CPU, with passes that
-    share images and begin at odd sample indices."""
+    share two or three images and begin at odd sample indices."""
     from xaikit.engine import passes
 
     algorithm = xaikit.plugin.manager.registry().get("explainer", "smoothgrad")
-    images = np.stack(easy_and_hard)
-    for variant in ("smoothgrad_sq", "smoothgrad", "vargrad"):
-        params = algorithm.Params(num_samples=11, seed=2, batch_size=5, variant=variant)
-        host = algorithm.explain_batch(bn_model, images, [1, 2], params)
+    easy, hard = easy_and_hard
+    images = np.stack([easy, hard, hard[:, ::-1]])
+    # 11 samples in passes of 5: passes of two images beginning at odd indices; 3 in
+    # passes of 8: a pass of three images
+    for variant, samples, batch in [("smoothgrad_sq", 11, 5), ("smoothgrad", 11, 5),
+                                    ("vargrad", 11, 5), ("smoothgrad", 3, 8)]:
+        params = algorithm.Params(num_samples=samples, seed=2, batch_size=batch,
+                                  variant=variant)
+        host = algorithm.explain_batch(bn_model, images, [1, 2, 0], params)
         with monkeypatch.context() as patched:
             patched.setattr(passes, "on_host", lambda device: False)
             patched.setattr(passes, "NoisyCopies", host_noise(passes.NoisyCopies))
-            device = algorithm.explain_batch(bn_model, images, [1, 2], params)
+            device = algorithm.explain_batch(bn_model, images, [1, 2, 0], params)
         for h, d in zip(host, device):
             assert d.metadata["stability"] == pytest.approx(h.metadata["stability"], abs=1e-6)
             np.testing.assert_allclose(d.values, h.values, rtol=1e-4, atol=1e-9)
@@ -279,6 +284,29 @@ def test_any_explainer_smoothed_with_auto_stops_as_smoothgrad_does(bn_model, eas
                                 smooth_max_samples=20)
     assert capped.reported == {"samples": 20, "stability": capped.reported["stability"],
                                "capped": True}
+
+
+def test_an_explainer_smoothed_gets_as_many_copies_per_call_as_memory_allows(
+        bn_model, easy_and_hard):
+    """With a number of samples, the copies of a call in one pass (at most 256); with auto,
+    passes of :func:`auto_batch_size` for one thread (16 copies for this small model), cut
+    from the rounds of 16 copies and, past 64, of 32 (and 18 to the cap of 130)."""
+    from xaikit.engine.passes import smoothed_maps
+
+    sizes = []
+
+    def explain(copies, classes):
+        sizes.append(len(copies))
+        return xaikit.input_gradients(bn_model, copies, classes)
+
+    _, hard = easy_and_hard
+    smoothed_maps(bn_model, explain, np.stack([hard, hard]), [1, 2], xaikit.Smoothing(40))
+    assert sizes == [80]
+    sizes.clear()
+    auto = xaikit.Smoothing("auto", seed=2, stability=0.9999, max_samples=130)
+    result = smoothed_maps(bn_model, explain, hard[None], [1], auto)
+    assert result.samples == [130] and result.capped == [True]
+    assert sizes == [16] * 8 + [2]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from PIL import Image
 
 import xaikit
 from xaikit.plugin.manager import registry
+from xaikit.run import outputs
 from xaikit.run.outputs import output_path, write_atomically
 
 
@@ -99,6 +100,15 @@ def test_an_atomic_write_goes_through_a_hidden_file_and_gets_ordinary_permission
     assert tmp.parent == tmp_path and tmp.name.startswith(".map.") and tmp.suffix == ".png"
     assert path.read_bytes() == b"picture" and not tmp.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # 0o666 less the umask
+
+
+def test_reading_the_umask_leaves_it_as_it_was():
+    mask = os.umask(0o027)
+    try:
+        assert outputs._umask() == 0o027
+        assert os.umask(0o027) == 0o027
+    finally:
+        os.umask(mask)
 
 
 def test_an_output_inside_a_file_gives_one_line(tmp_path):
