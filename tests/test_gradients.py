@@ -115,16 +115,37 @@ def test_ordered_map_keeps_job_order_and_names_workers():
 
     with pytest.raises(ValueError, match="job 2"):
         list(ordered_map(fail, range(6), threads=2))
-def test_input_gradients_in_batches_equal_one_pass(models):
+@pytest.fixture
+def passes(monkeypatch):
+    """The (rows, replica) of each gradient pass, as the passes start."""
+    started = []
+    real_pass = gradients.gradient_pass
+
+    def recorded(model, inputs, *args, **kwargs):
+        started.append((len(inputs), kwargs["replica"]))
+        return real_pass(model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(gradients, "gradient_pass", recorded)
+    return started
+
+
+def test_input_gradients_in_batches_equal_one_pass(models, passes):
     model = xaikit.load_model(models["rgb"])
     batch = np.random.default_rng(2).random((7,) + model.input_shape, dtype=np.float32)
     classes = [0, 3, 1, 3, 2, 2, 0]
     chunks = list(input_gradients_in_batches(model, iter(batch), classes, batch_size=3))
     assert [len(c) for c in chunks] == [3, 3, 1]
+    assert [n for n, _ in passes] == [3, 3, 1]  # a pass per batch
     np.testing.assert_allclose(np.concatenate(chunks), input_gradients(model, batch, classes),
                                rtol=1e-5, atol=1e-8)
     one_class = np.concatenate(list(input_gradients_in_batches(model, batch, 1, batch_size=4)))
     np.testing.assert_allclose(one_class, input_gradients(model, batch, 1), rtol=1e-5, atol=1e-8)
+
+
+def test_input_gradients_of_no_rows_are_an_empty_float32_array(models):
+    model = xaikit.load_model(models["rgb"])
+    grads = input_gradients(model, np.empty((0,) + model.input_shape), [])
+    assert grads.shape == (0,) + model.input_shape and grads.dtype == np.float32
 
 
 def test_variable_gradients_at_the_input_are_input_gradients(models):
@@ -172,19 +193,12 @@ def test_variable_gradients_of_an_unknown_variable(models):
         variable_gradients(model, np.zeros((1, 1, 8, 8), np.float32), 0, "conv9")
 
 
-def test_input_gradients_in_passes_on_replicas_in_threads(models, monkeypatch):
+def test_input_gradients_in_passes_on_replicas_in_threads(models, passes, monkeypatch):
     model = xaikit.load_model(models["rgb"])
     batch = np.random.default_rng(6).random((11,) + model.input_shape, dtype=np.float32)
     classes = [i % 4 for i in range(11)]
     one_pass = input_gradients(model, batch, classes, batch_size=11, threads=1)
-    passes = []
-    real_pass = gradients.gradient_pass
-
-    def recorded(model, inputs, *args, **kwargs):
-        passes.append((len(inputs), kwargs["replica"]))
-        return real_pass(model, inputs, *args, **kwargs)
-
-    monkeypatch.setattr(gradients, "gradient_pass", recorded)
+    passes.clear()
     by_threads = {}
     for threads in (1, 2, 3):
         passes.clear()

@@ -95,6 +95,12 @@ def test_checks_are_seed_independent_multiples_growing_by_a_quarter():
         assert before < after <= before + max(stability.FIRST_CHECK,
                                               before // stability.GROWTH + stability.FIRST_CHECK)
     assert stability.checks(10) == [10]
+    assert stability.checks(16) == [16] and stability.checks(32) == [16, 32]
+
+
+def test_a_map_is_stable_from_its_target_stability_on():
+    assert stability.converged(0.95, 0.95) and stability.converged(0.96, 0.95)
+    assert not stability.converged(0.9499, 0.95) and not stability.converged(None, 0.01)
 
 
 @pytest.mark.parametrize("variant", ["smoothgrad_sq", "smoothgrad"])
