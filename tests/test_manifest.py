@@ -1,10 +1,15 @@
 """The manifest of a dataset run: what it keeps, and what it says when settings change."""
 
+import dataclasses
+import hashlib
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from xaikit.datasets.manifest import FORMAT, Manifest
+import xaikit
+from xaikit.datasets.manifest import FORMAT, Manifest, model_fingerprint
 
 SETTINGS = {"explainer": "smoothgrad", "params": {"num_samples": 2, "seed": None},
             "model": {"size": 10}, "sinks": {"grey": {}}}
@@ -56,3 +61,20 @@ def test_a_manifest_of_an_older_format_says_so(tmp_path):
     path.write_text("\n".join([json.dumps(older)] + lines[1:]) + "\n")
     _, note = Manifest.load(path, SETTINGS, overwrite=False)
     assert note == "the 1 maps made before used other settings (older manifest); redoing them"
+
+
+def test_a_model_is_known_by_its_files_size_and_sha256_else_by_its_scores_on_a_ramp(models):
+    """What the manifest records of the model (a change redoes every map): a file's size and
+    SHA-256; a model built in memory, its name, input shape and the SHA-256 of its scores on
+    the ramp 0..1 over its input; either way, its preprocessing."""
+    model = xaikit.load_model(models["grey"])
+    data = Path(models["grey"]).read_bytes()
+    preprocessing = dataclasses.asdict(model.preprocessing)
+    assert model_fingerprint(models["grey"], model) == {
+        "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        "preprocessing": preprocessing}
+    ramp = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8) / 63
+    scores = hashlib.sha256(model.predict(ramp).tobytes()).hexdigest()
+    assert model_fingerprint(model, model) == {
+        "name": model.name, "input_shape": [1, 8, 8], "preprocessing": preprocessing,
+        "probe_sha256": scores}
