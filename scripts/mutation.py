@@ -1,13 +1,23 @@
 """Mutation testing of the code whose numbers and writes must not be wrong (``make mutation``).
 
-    .venv/bin/python scripts/mutation.py [--max-children 2]
+    .venv/bin/python scripts/mutation.py [--max-children 2] [--only unchecked]
 
 mutmut (configured in pyproject.toml's ``[tool.mutmut]``) copies the package to
 ``mutants/``, makes every small change it knows to each function of the files listed
-there, and runs, for each change, the tests that call that function (found by a first run
-of the selected test files). A mutant is killed when a test fails. This script runs the
-functions named in ``TARGETS`` and prints, per target, how many mutants were killed and
-the score; the survivors follow by name (``.venv/bin/mutmut show NAME`` shows the change).
+there, and runs, for each change, the tests that call that function, stopping at the first
+failure. It learns which tests call which function from a first run of the whole suite,
+less four files: the docs' Sphinx builds and shell examples (tests/test_docs.py), the Dask
+clusters (tests/test_distributed.py) and the plugin guide's commands
+(tests/test_plugin_guide.py), whose work runs in other processes, out of mutmut's sight, or
+checks documents rather than numbers; and the lint of the plugins' imports
+(tests/test_public_surface.py), which would lint mutmut's copy of the code. Two tests more
+are deselected (see pyproject.toml). A mutant whose tests run three times as long as
+unmutated, plus 30 s, counts as a timeout (caught: an endless loop); every process of the run
+may take :data:`MEMORY_LIMIT` bytes.
+
+This script runs the functions named in ``TARGETS`` and prints, per target, how many mutants
+were caught and the score; the survivors follow by name (``.venv/bin/mutmut show NAME``
+shows the change).
 """
 
 from __future__ import annotations

@@ -63,6 +63,57 @@ def test_a_manifest_of_an_older_format_says_so(tmp_path):
     assert note == "the 1 maps made before used other settings (older manifest); redoing them"
 
 
+def test_a_continued_run_keeps_the_earlier_rows_interrupted_or_compacted(tmp_path):
+    path = tmp_path / "out.manifest.jsonl"
+    made(path, SETTINGS, [0, 1])
+    with open(path, "a") as f:
+        f.write('{"row": 2, "ima')  # a line torn by a killed process
+    manifest, note = Manifest.load(path, SETTINGS, overwrite=False)
+    assert note is None and sorted(manifest.done) == [0, 1]
+    manifest.begin()
+    for row in (2, 3):
+        manifest.add(row, {"image": f"./{row}.png", "class": 0})
+    manifest.flush()
+    assert path.read_text().endswith('{"row": 3, "image": "./3.png", "class": 0}\n')
+    manifest.close()  # as a run killed before its compaction leaves it
+    again, note = Manifest.load(path, SETTINGS, overwrite=False)
+    # the row appended to the torn line is lost with it (its map is redone), no other
+    assert note is None and sorted(again.done) == [0, 1, 3]
+    again.compact([0, 1, 3])
+    last, note = Manifest.load(path, SETTINGS, overwrite=False)
+    assert note is None and sorted(last.done) == [0, 1, 3]
+
+
+def test_an_overwrite_keeps_the_rows_it_redid_under_its_own_settings(tmp_path):
+    path = tmp_path / "out.manifest.jsonl"
+    made(path, SETTINGS, [0, 1, 2])
+    other = {**SETTINGS, "params": {"num_samples": 3, "seed": None}}
+    manifest, note = Manifest.load(path, other, overwrite=True)
+    assert note == "overwrite: redoing the 3 maps made before" and manifest.done == {}
+    manifest.begin()
+    manifest.add(0, {"image": "./0.png", "class": 0})
+    manifest.close()  # interrupted
+    again, note = Manifest.load(path, other, overwrite=False)
+    assert note is None and sorted(again.done) == [0]
+
+
+@pytest.mark.parametrize("text", ["", '{"format": 1, "expl', '[1, 2]\n{"row": 0}\n'])
+def test_a_file_without_settings_is_no_manifest(tmp_path, text):
+    path = tmp_path / "out.manifest.jsonl"
+    path.write_text(text)
+    manifest, note = Manifest.load(path, SETTINGS, overwrite=False)
+    assert note is None and manifest.done == {}
+
+
+def test_lines_that_are_not_rows_are_skipped(tmp_path):
+    path = tmp_path / "out.manifest.jsonl"
+    made(path, SETTINGS, [1])
+    with open(path, "a") as f:
+        f.write('[3]\n7\n{"row": "5"}\n{"image": "./4.png"}\n')
+    manifest, _ = Manifest.load(path, SETTINGS, overwrite=False)
+    assert manifest.done == {1: {"image": "./1.png", "class": 1}}
+
+
 def test_a_model_is_known_by_its_files_size_and_sha256_else_by_its_scores_on_a_ramp(models):
     """What the manifest records of the model (a change redoes every map): a file's size and
     SHA-256; a model built in memory, its name, input shape and the SHA-256 of its scores on
