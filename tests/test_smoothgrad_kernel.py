@@ -94,6 +94,34 @@ def test_logit_score_differs_from_output_behind_a_softmax_or_sigmoid(tmp_path, i
         assert np.array_equal(output_map, logit_map)
 
 
+def test_smoothed_gradients_split_the_copies_between_the_threads_or_with_auto_a_check(
+        models, images, monkeypatch):
+    """xaikit.smoothed_gradients as a plugin calls it: the output's gradients; passes of all
+    copies split between the default threads (two here), with auto of the first check's
+    copies split between them (rounds to the checks 16, 32 and the cap 40)."""
+    model = xaikit.load_model(models["grey"])
+    image = load_image(images["grey"], model)[None]
+    sizes = []
+    real_pass = kernel.gradient_pass
+
+    def recorded(model, inputs, *args, **kwargs):
+        sizes.append(len(inputs))
+        return real_pass(model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(kernel, "gradient_pass", recorded)
+    monkeypatch.setattr(kernel, "default_threads", lambda device: 2)
+    smoothing = xaikit.Smoothing(40, seed=3)
+    result = xaikit.smoothed_gradients(model, image, [1], smoothing)
+    assert sizes == [20, 20]
+    output = xaikit.smoothed_gradients(model, image, [1], smoothing, score="output",
+                                       batch_size=20, threads=1)
+    assert np.array_equal(result.maps, output.maps)
+    sizes.clear()
+    auto = xaikit.Smoothing("auto", seed=3, stability=0.9999, max_samples=40)
+    assert xaikit.smoothed_gradients(model, image, [1], auto).samples == [40]
+    assert sizes == [8] * 5
+
+
 def test_thread_count_does_not_change_a_seeded_map(models, images):
     model = xaikit.load_model(models["rgb"])
     image = load_image(images["rgb"], model)

@@ -80,6 +80,15 @@ def test_correlations_and_their_correction():
     assert split_half(even, odd) == pytest.approx(1)
 
 
+def test_correlations_are_computed_in_float64_whatever_the_maps_type():
+    rng = np.random.default_rng(4)
+    a = (1000 + rng.random(5000)).astype(np.float32)
+    b = (a + 0.1 * rng.random(5000)).astype(np.float32)
+    exact = pearson(a.astype(np.float64), b.astype(np.float64))
+    assert pearson(a, b) == exact
+    assert pearson(a, b.astype(np.float64)) == pearson(a.astype(np.float64), b) == exact
+
+
 def test_independent_noise_maps_have_stability_near_zero():
     rng = np.random.default_rng(0)
     values = [split_half(rng.normal(size=(3, 64, 64)), rng.normal(size=(3, 64, 64)))
