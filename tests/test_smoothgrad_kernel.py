@@ -112,7 +112,7 @@ def test_smoothed_gradients_split_the_copies_between_the_threads_or_with_auto_a_
     monkeypatch.setattr(kernel, "default_threads", lambda device: 2)
     smoothing = xaikit.Smoothing(40, seed=3)
     result = xaikit.smoothed_gradients(model, image, [1], smoothing)
-    assert sizes == [20, 20]
+    assert sizes == [20, 20] and result.maps.dtype == np.float32
     output = xaikit.smoothed_gradients(model, image, [1], smoothing, score="output",
                                        batch_size=20, threads=1)
     assert np.array_equal(result.maps, output.maps)
@@ -361,12 +361,13 @@ def test_partial_sums_are_added_in_pass_order_whatever_finishes_first(quad, monk
 def test_a_pass_adds_up_its_rows_in_float64():
     """In float32, 1e8 + 1 - 1e8 is 0, and 2**24 + 1 is 2**24."""
     def pass_sums(*values):
+        """The sums and the sums of squares: of all rows, and of those of even index."""
         rows = np.array(values, dtype=np.float32).reshape(len(values), 1, 1, 1)
         sums = kernel._host_sums(rows, [kernel.Segment(0, 0, len(values))], ("sums", "squares"))
-        return sums["sums"][0, 0, 0, 0], sums["squares"][0, 0, 0, 0]
+        return list(sums["sums"][:, 0, 0, 0, 0]), list(sums["squares"][:, 0, 0, 0, 0])
 
-    assert pass_sums(1e8, 1.0, -1e8)[0] == 1.0
-    assert pass_sums(4096.0, 1.0, -4096.0)[1] == 2 * 2**24 + 1
+    assert pass_sums(1e8, 3.0, 1.0, 3.0, -1e8)[0] == [7.0, 1.0]
+    assert pass_sums(4096.0, 0.0, 1.0, 0.0, -4096.0)[1] == [2 * 2**24 + 1] * 2
 
 
 def test_default_threads_are_the_cores_on_the_cpu_and_one_on_a_gpu(monkeypatch):

@@ -11,6 +11,7 @@ from PIL import Image
 import xaikit
 from xaikit.engine import stability
 from xaikit.engine.backend import F, nn
+from xaikit.engine.noise import host_copies
 from xaikit.engine.stability import pearson, spearman_brown, split_half
 from xaikit.testing import run_cli, save_nnc_nnp
 
@@ -78,6 +79,21 @@ def test_correlations_and_their_correction():
     even = np.stack([a.reshape(3, 4), -a.reshape(3, 4) + 2 * a.reshape(3, 4)])
     odd = np.stack([2 * a.reshape(3, 4), np.zeros((3, 4))])
     assert split_half(even, odd) == pytest.approx(1)
+
+
+@pytest.mark.parametrize("variant", ["smoothgrad", "vargrad"])
+@pytest.mark.parametrize("samples", [10, 11])
+def test_a_maps_stability_is_that_of_its_even_and_odd_copies_maps(variant, samples):
+    """With the gradient of half_square, each copy's map is the copy: the maps of the copies
+    of even and of odd sample index are worked out here from the copies themselves."""
+    model = xaikit.load_model(half_square, input_shape=(1, 4, 4), name="half_square")
+    image = np.random.default_rng(5).random((1, 1, 4, 4), dtype=np.float32)
+    copies = host_copies(image[0], 0.3, 8, samples).astype(np.float64)
+    halves = [copies[0::2], copies[1::2]]
+    maps = [h.mean(axis=0) if variant == "smoothgrad" else h.var(axis=0) for h in halves]
+    result = xaikit.smoothed_gradients(model, image, [0], xaikit.Smoothing(
+        samples, 0.3, variant, seed=8), batch_size=4)
+    assert result.stability == [pytest.approx(split_half(*maps), abs=1e-6)]
 
 
 def test_correlations_are_computed_in_float64_whatever_the_maps_type():
