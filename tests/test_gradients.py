@@ -7,7 +7,7 @@ from nnabla.utils.nnp_graph import NnpLoader
 
 import xaikit
 from xaikit.engine import gradients
-from xaikit.engine.backend import nn
+from xaikit.engine.backend import F, nn
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.threads import ordered_map
 from xaikit.plugin.manager import registry
@@ -140,6 +140,26 @@ def test_input_gradients_in_batches_equal_one_pass(models, passes):
                                rtol=1e-5, atol=1e-8)
     one_class = np.concatenate(list(input_gradients_in_batches(model, batch, 1, batch_size=4)))
     np.testing.assert_allclose(one_class, input_gradients(model, batch, 1), rtol=1e-5, atol=1e-8)
+
+
+def softmax_of_sums(x):
+    """Softmax of three class scores: sums of the 16 pixels."""
+    return F.softmax(F.affine(x, nn.Variable.from_numpy_array(np.ones((16, 3), np.float32))))
+
+
+def test_a_score_is_the_output_or_the_logit():
+    model = xaikit.load_model(softmax_of_sums, input_shape=(1, 4, 4))
+    with pytest.raises(xaikit.ParameterError) as error:
+        input_gradients(model, np.zeros((1, 1, 4, 4), np.float32), 0, score="logits")
+    assert str(error.value) == "score: 'logits' is not one of output, logit"
+
+
+def test_a_samples_memory_is_data_and_gradient_of_each_variable_up_to_the_score():
+    """float32 data and gradient (2 x 4 bytes) of the input (16 values), of the affine's
+    output (3) and, up to the output, of the softmax's (3)."""
+    model = xaikit.load_model(softmax_of_sums, input_shape=(1, 4, 4))
+    assert gradients.bytes_per_sample(model, "logit") == 2 * 4 * (16 + 3)
+    assert gradients.bytes_per_sample(model) == 2 * 4 * (16 + 3 + 3)
 
 
 def test_input_gradients_of_no_rows_are_an_empty_float32_array(models):

@@ -232,6 +232,7 @@ def test_device_noise_has_the_same_properties(monkeypatch):
     image = np.random.default_rng(2).random((1, 8, 8), dtype=np.float32)
     copies = host_copies(image, 0.1, 9, 400, on_host=False)
     assert abs((copies - image).std() / noise_sigma(image, 0.1) - 1) < 0.03
+    assert abs((copies - image).mean()) < 5 * noise_sigma(image, 0.1) / np.sqrt(copies.size)
     assert np.array_equal(copies, host_copies(image, 0.1, 9, 400, on_host=False))
     assert not np.array_equal(copies, host_copies(image, 0.1, 10, 400, on_host=False))
     monkeypatch.setitem(noise.NOISE_BLOCK_BYTES, False, 5 * image.nbytes)

@@ -167,6 +167,24 @@ def test_the_run_seed_is_the_explainers_seed_and_one_option(models, images):
 
 
 @pytest.mark.parametrize("values,message", [
+    ({"samples": 2, "variant": "mean"},
+     "variant: 'mean' is not one of smoothgrad, smoothgrad_sq, vargrad"),
+    ({"samples": 0}, "samples: 0 is neither at least 1 nor 'auto'"),
+    ({"samples": 2.5}, "samples: 2.5 is neither at least 1 nor 'auto'"),
+    ({"samples": 2, "noise_level": -0.1}, "noise_level: -0.1 is not at least 0"),
+    ({"samples": "auto", "stability": 0.0}, "stability: 0.0 is not between 0 and 1"),
+    ({"samples": "auto", "stability": 1.0}, "stability: 1.0 is not between 0 and 1"),
+    ({"samples": "auto", "max_samples": 1}, "max_samples: 1 is not at least 2"),
+])
+def test_a_smoothing_the_api_cannot_draw_is_a_one_line_error(values, message):
+    with pytest.raises(xaikit.ParameterError) as error:
+        xaikit.Smoothing(**values)
+    assert str(error.value) == message
+    assert xaikit.Smoothing("auto", stability=0.5, max_samples=2).checks() == [2]
+    assert xaikit.Smoothing(1, noise_level=0.0).checks() == [1]
+
+
+@pytest.mark.parametrize("values,message", [
     ({"smooth_samples": 0}, "smooth_samples: Input should be greater than or equal to 1"),
     ({"smooth_samples": 2, "smooth_noise_level": 1.5},
      "smooth_noise_level: Input should be less than or equal to 1"),

@@ -72,6 +72,9 @@ def test_correlations_and_their_correction():
     assert pearson(a, -a) == pytest.approx(-1)
     assert pearson(np.ones(5), np.ones(5)) == 1.0  # two equal flat maps agree
     assert pearson(np.ones(5), a[:5]) == 0.0
+    # a map and its multiples: exactly 1 or -1, where the quotient is 1 +- 2**-52
+    ramp = np.random.default_rng(0).random(10)
+    assert pearson(ramp, 7 * ramp) == 1.0 and pearson(ramp, -7 * ramp) == -1.0
     assert spearman_brown(0.5) == pytest.approx(2 / 3)
     assert spearman_brown(1.0) == 1.0
     assert spearman_brown(0.0) == spearman_brown(-0.3) == 0.0
