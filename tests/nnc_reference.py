@@ -27,3 +27,12 @@ def reference_gradients(path, image, class_index, noise_level, num_samples, seed
         selected.backward()
         grads.append(np.array(x.g[0], dtype=np.float64))
     return np.stack(grads)
+
+
+def reference_grey_image(attribution):
+    """NNC's grey image of a map: |map| summed over channels, its 1st and 99th percentiles
+    scaled to 0 and 1, clipped, times 255 and cast (truncating) to uint8, in the map's dtype."""
+    summed = np.sum(np.abs(attribution), axis=0)
+    high, low = np.percentile(summed, 99), np.percentile(summed, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.clip((summed - low) / (high - low), 0, 1) * 255).astype(np.uint8)

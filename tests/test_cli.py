@@ -70,10 +70,8 @@ def test_default_output_is_named_after_the_explainer(models, images, tmp_path, m
     (["-i", "{tmp}/text.png"], "error: image: {tmp}/text.png: not an image file"),
     (["-m", "{tmp}/text.png"], "error: model: {tmp}/text.png: not an .nnp file (not a zip "
                                "archive, or truncated)"),
-    (["-o", "{tmp}/map.txt"], "error: output: no sink writes .txt (known extensions: .jpeg, "
-                              ".jpg, .npy, .png)"),
-    (["-o", "{tmp}/map.jpg"], "error: output: several sinks write .jpg (heatmap, panel); "
-                              "choose one with --sink (sink= in Python)"),
+    (["-o", "{tmp}/map.txt"], "error: output: no sink writes .txt (known extensions: .npy, "
+                              ".png, .jpg, .jpeg, .bmp, .tif, ...)"),
     (["--sink", "nope"], "error: sink: no sink named 'nope' (installed: grey, heatmap, npy, "
                          "panel)"),
     (["--heatmap-alpha", "2"], "error: heatmap_alpha: the heatmap sink is not chosen; add "
@@ -185,6 +183,25 @@ def test_sink_chosen_by_extension_or_by_name(models, images, tmp_path):
     assert Image.open(tmp_path / "b.jpg").format == "JPEG"
     result = run(base + ["-o", str(tmp_path / "c.png"), "--sink", "npy"])
     assert result.stdout.strip() == str(tmp_path / "c.npy")
+
+
+@pytest.mark.parametrize("name,format_name", [("map.jpg", "JPEG"), ("map.bmp", "BMP"),
+                                              ("map.tif", "TIFF"), ("map.gif", "GIF")])
+@pytest.mark.parametrize("sink", [[], ["--sink", "grey"]], ids=["by-extension", "grey"])
+def test_grey_map_goes_to_the_image_file_named(models, images, tmp_path, name, format_name, sink):
+    """As NNC: -o names any image file; several sinks write the format, the grey map wins."""
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(images["grey"]),
+                  "-n", "2", "--seed", "0", "-o", str(tmp_path / name)] + sink)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == [str(tmp_path / name)]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    with Image.open(tmp_path / name) as written:
+        assert (written.format, written.size) == (format_name, (8, 8))
+        pixels = np.asarray(written.convert("L"))
+    exp = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                         num_samples=2, seed=0)
+    if format_name != "JPEG":  # lossless
+        np.testing.assert_array_equal(pixels, grey_map(exp.attribution))
 
 
 def test_predicted_class_keeps_the_output_name(models, images, tmp_path):

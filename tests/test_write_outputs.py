@@ -23,7 +23,8 @@ def sink(name):
     ("map.png", "npy", None, False, "map.npy"),  # npy does not write .png
     ("map.png", "npy", None, True, "map.npy.npy"),
     ("map.JPG", "heatmap", None, False, "map.JPG"),
-    ("map.v2.jpg", "grey", 5, True, "map.v2.class5.grey.png"),
+    ("map.v2.jpg", "grey", 5, True, "map.v2.class5.grey.jpg"),
+    ("map.v2.jpg", "npy", 5, True, "map.v2.class5.npy.npy"),
     ("map", "heatmap", None, False, "map.png"),
 ])
 def test_naming_rule(output, name, class_index, several, expected):

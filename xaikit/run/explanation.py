@@ -78,9 +78,14 @@ def sink_for(path: Path):
         names = ", ".join(sink.name for sink in writers)
         raise XaikitError(f"output: several sinks write {suffix} ({names}); choose one with "
                           "--sink (sink= in Python)")
-    known = sorted({e for sink in sinks for e in sink.extensions})
+    known = sorted({e for sink in sinks for e in sink.extensions[:5]}, key=_first_listed(sinks))
     raise XaikitError(f"output: no sink writes {suffix or 'files without an extension'} "
-                      f"(known extensions: {', '.join(known)})")
+                      f"(known extensions: {', '.join(known)}, ...)")
+
+
+def _first_listed(sinks):
+    """Sort key: an extension's place in the sinks' lists (their usual ones first)."""
+    return lambda e: (min(s.extensions.index(e) for s in sinks if e in s.extensions), e)
 
 
 def write_atomically(path: Path, write) -> None:

@@ -10,13 +10,12 @@ from PIL import Image
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from xaikit.plugin.errors import XaikitError
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.params import Params as ParamsBase
 from xaikit.plugin.sink import Sink
 from xaikit.run.explanation import Explanation
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+from .pillow import save_image, writable_extensions
 
 
 @lru_cache(maxsize=None)
@@ -65,19 +64,10 @@ def base_image(explanation: Explanation) -> Image.Image:
     return Image.fromarray(np.round(stretched * 255).astype(np.uint8)).convert("RGB")
 
 
-def save_image(image: Image.Image, path: Path) -> None:
-    """Save in the format ``path``'s extension names, refusing one Pillow cannot write."""
-    try:
-        image.save(path)
-    except (KeyError, ValueError):
-        raise XaikitError(f"output: {path.suffix or 'no extension'} is not an image format "
-                          f"(use {', '.join(IMAGE_EXTENSIONS)})") from None
-
-
 class HeatmapSink(Sink):
     name = "heatmap"
     description = "colour map blended over the image at the image's resolution"
-    extensions = IMAGE_EXTENSIONS
+    extensions = writable_extensions("RGB")
 
     class Params(ParamsBase):
         alpha: float = Field(

@@ -12,7 +12,8 @@ from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.sink import Sink
 from xaikit.run.explanation import Explanation
 
-from .heatmap import HeatmapSink, base_image, blend, colourise, save_image, scaled_magnitude
+from .heatmap import HeatmapSink, base_image, blend, colourise, scaled_magnitude
+from .pillow import save_image
 
 
 def tile_size(size: Tuple[int, int], longest: int) -> Tuple[int, int]:
