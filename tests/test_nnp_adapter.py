@@ -112,3 +112,97 @@ def test_layers_name_every_function_output_in_network_order(models):
         variables = model.graph(batch_size).variables
         assert variables["@MainRuntime/Convolution_out"].shape == (batch_size, 4, 8, 8)
         assert all(layer.variable in variables for layer in model.layers)
+
+
+def without_members(src, dst, *names):
+    with zipfile.ZipFile(src) as z:
+        members = {i.filename: z.read(i) for i in z.infolist() if i.filename not in names}
+    with zipfile.ZipFile(dst, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return dst
+
+
+@pytest.mark.parametrize("parameter_format", [".h5", ".protobuf"])
+def test_a_model_without_its_parameter_file_is_refused(tmp_path, parameter_format):
+    """nnabla would run it with zero weights: a black map and the score 1/3, exit 0."""
+    full = make_nnp(tmp_path / "full.nnp", parameter_format=parameter_format)
+    path = without_members(full, tmp_path / "bare.nnp", f"parameter{parameter_format}")
+    with pytest.raises(xaikit.ModelError) as error:
+        xaikit.load_model(path)
+    assert str(error.value) == (
+        f"model: {path}: the archive has no parameter file (parameter.h5 or parameter.protobuf);"
+        " the network needs 4: conv/conv/W, conv/conv/b, affine/affine/W, affine/affine/b")
+
+
+def drop_parameters(src, dst, names, parameter_format):
+    """Copy an .nnp whose parameter file lacks ``names``."""
+    import io
+
+    with zipfile.ZipFile(src) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    member = f"parameter{parameter_format}"
+    if parameter_format == ".h5":
+        import h5py
+
+        buffer = io.BytesIO(members[member])
+        with h5py.File(buffer, "a") as h5:
+            for name in names:
+                del h5[name]
+        members[member] = buffer.getvalue()
+    else:
+        from nnabla.utils import nnabla_pb2
+
+        proto = nnabla_pb2.NNablaProtoBuf()
+        proto.ParseFromString(members[member])
+        kept = [p for p in proto.parameter if p.variable_name not in names]
+        del proto.parameter[:]
+        proto.parameter.extend(kept)
+        members[member] = proto.SerializeToString()
+    with zipfile.ZipFile(dst, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return dst
+
+
+@pytest.mark.parametrize("parameter_format", [".h5", ".protobuf"])
+def test_a_parameter_file_lacking_parameters_names_them(tmp_path, parameter_format):
+    full = make_nnp(tmp_path / "full.nnp", parameter_format=parameter_format)
+    path = drop_parameters(full, tmp_path / "part.nnp", ["affine/affine/W", "conv/conv/b"],
+                           parameter_format)
+    with pytest.raises(xaikit.ModelError) as error:
+        xaikit.load_model(path)
+    assert str(error.value) == (
+        f"model: {path}: parameter{parameter_format} lacks 2 of the network's 4 parameters: "
+        "conv/conv/b, affine/affine/W")
+
+
+def test_a_network_without_parameters_needs_no_parameter_file(tmp_path):
+    import nnabla.functions as F
+
+    from xaikit.testing import save_nnc_nnp
+
+    def pooled(x):
+        return F.reshape(F.average_pooling(x, (4, 4)), (x.shape[0], -1))
+
+    path = save_nnc_nnp(tmp_path / "pool.nnp", pooled, (1, 8, 8))
+    bare = without_members(path, tmp_path / "bare.nnp", "parameter.h5")
+    assert xaikit.load_model(bare).num_classes == 4
+
+
+def test_a_damaged_parameter_file_is_refused(models, tmp_path):
+    with zipfile.ZipFile(models["grey"]) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    members["parameter.h5"] = b"not hdf5"
+    path = tmp_path / "damaged.nnp"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(xaikit.ModelError, match=r"damaged.nnp: cannot read parameter.h5: "):
+        xaikit.load_model(path)
+
+
+def test_a_folder_is_said_to_be_a_folder(tmp_path):
+    with pytest.raises(xaikit.ModelError) as error:
+        xaikit.load_model(tmp_path)
+    assert str(error.value) == f"model: {tmp_path}: is a folder, not a model file"

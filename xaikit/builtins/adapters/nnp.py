@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from google.protobuf import text_format
 
@@ -19,6 +20,8 @@ MAX_MEMBER_BYTES = 4 * 2**30
 """Largest archive member (parameters) accepted."""
 MAX_COMPRESSION_RATIO = 200
 """Members that inflate more than this (zip bombs) are refused."""
+PARAMETER_FILES = (".h5", ".protobuf")
+"""Archive members that nnabla reads parameters from."""
 
 
 class NnpAdapter(ModelAdapter):
@@ -30,7 +33,7 @@ class NnpAdapter(ModelAdapter):
 
     def load(self, ref: Any, **options: Any) -> LoadedModel:
         path = Path(ref)
-        proto = read_network_proto(path)
+        proto, parameter_names, parameter_files = _read_archive(path)
         executor, notes = _pick_executor(proto, path)
         network = {n.name: n for n in proto.network}.get(executor.network_name)
         if network is None:
@@ -38,6 +41,7 @@ class NnpAdapter(ModelAdapter):
                 f"model: {path}: executor {executor.name!r} names network "
                 f"{executor.network_name!r}, which the file does not contain"
             )
+        _check_parameters(network, parameter_names, parameter_files, path)
         if len(executor.data_variable) != 1:
             names = [d.variable_name for d in executor.data_variable]
             raise ModelError(f"model: {path}: the executor has {len(names)} inputs {names}; "
@@ -87,10 +91,13 @@ class NnpAdapter(ModelAdapter):
         return model
 
 
-def read_network_proto(path: Path):
-    """Parse the ``*.nntxt`` member of an ``.nnp`` archive, refusing oversized members."""
+def _read_archive(path: Path) -> Tuple[Any, Optional[Set[str]], List[str]]:
+    """The archive's parsed ``*.nntxt``, the names in its parameter files (None without
+    any) and those files' names; oversized members are refused before inflating."""
     from nnabla.utils import nnabla_pb2
 
+    if path.is_dir():
+        raise ModelError(f"model: {path}: is a folder, not a model file")
     if not path.is_file():
         raise ModelError(f"model: {path}: no such model file")
     try:
@@ -102,6 +109,10 @@ def read_network_proto(path: Path):
             if not nntxt:
                 raise ModelError(f"model: {path}: not an NNC model: the archive has no net.nntxt")
             text = archive.read(nntxt[0]).decode("utf-8")
+            files = [i.filename for i in infos if i.filename.endswith(PARAMETER_FILES)]
+            names = None
+            for name in files:
+                names = (names or set()) | _parameter_names(archive.read(name), name, path)
     except ModelError:
         raise
     except zipfile.BadZipFile:
@@ -115,7 +126,49 @@ def read_network_proto(path: Path):
         text_format.Merge(text, proto)
     except text_format.ParseError as exc:
         raise ModelError(f"model: {path}: net.nntxt does not parse: {_first_line(exc)}") from None
-    return proto
+    return proto, names, files
+
+
+def _parameter_names(data: bytes, member: str, path: Path) -> Set[str]:
+    """The parameters stored in ``member``, a ``.h5`` or ``.protobuf`` parameter file."""
+    try:
+        if member.endswith(".h5"):
+            import h5py
+
+            found: List[str] = []
+            with h5py.File(io.BytesIO(data), "r") as h5:
+                h5.visititems(lambda name, obj: found.append(name)
+                              if isinstance(obj, h5py.Dataset) else None)
+            return set(found)
+        from nnabla.utils import nnabla_pb2
+
+        proto = nnabla_pb2.NNablaProtoBuf()
+        proto.ParseFromString(data)
+        return {p.variable_name for p in proto.parameter}
+    except Exception as exc:  # h5py and protobuf raise many types on damaged files
+        raise ModelError(f"model: {path}: cannot read {member}: {_first_line(exc)}") from None
+
+
+def _check_parameters(network, names: Optional[Set[str]], files: List[str], path: Path) -> None:
+    """Refuse a network whose parameters the archive does not hold: nnabla would run it
+    with zeros."""
+    needed = [v.name for v in network.variable if v.type == "Parameter"]
+    if not needed:
+        return
+    if names is None:
+        raise ModelError(f"model: {path}: the archive has no parameter file (parameter.h5 or "
+                         f"parameter.protobuf); the network needs {len(needed)}: "
+                         f"{_listing(needed)}")
+    missing = [name for name in needed if name not in names]
+    if missing:
+        raise ModelError(f"model: {path}: {' and '.join(files)} lacks {len(missing)} of the "
+                         f"network's {len(needed)} parameters: {_listing(missing)}")
+
+
+def _listing(names: List[str], most: int = 5) -> str:
+    """``a, b, c`` or, for many names, ``a, b, c, d, e and 7 more``."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def _check_member(info: zipfile.ZipInfo, path: Path) -> None:
