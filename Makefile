@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 # The suite builds the docs too (tests/test_docs.py) and runs their examples.
 test: $(STAMP)
-	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts benchmarks examples docs
+	$(BIN)/ruff check xaikit xaikit_smoothgrad _xaikit_pytest.py tests scripts benchmarks examples docs
 	$(BIN)/python -m pytest
 
 docs: $(STAMP)

@@ -25,6 +25,17 @@ def test_explain_returns_attribution_of_the_input_shape(models, images):
                           "device": "cpu", "device_id": 0}
 
 
+def test_repr_is_one_short_line_without_the_arrays(models, images):
+    exp = xaikit.explain("smoothgrad", model=models["rgb"], image=images["rgb"], class_index=3,
+                         num_samples=2, seed=0, labels=["a", "b", "c", "d"])
+    assert repr(exp) == (f"Explanation('smoothgrad', model='rgb.nnp', class_index=3 ('d'), "
+                         f"score={exp.score:.4g}, attribution=float32[3x6x10])")
+    big = xaikit.Explanation(attribution=np.ones((3, 224, 224), np.float32),
+                             input=np.ones((3, 224, 224), np.float32), class_index=0,
+                             explainer="e", params={}, model="m")
+    assert repr(big) == "Explanation('e', model='m', class_index=0, attribution=float32[3x224x224])"
+
+
 def test_image_as_path_pil_and_array_give_the_same_map(models, images):
     model = xaikit.load_model(models["rgb"])
     pil = Image.open(images["rgb"])

@@ -1,5 +1,7 @@
 """xaikit: plugin-style explainable AI for image classifiers on nnabla."""
 
+from importlib.metadata import version as _version
+
 from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
@@ -20,6 +22,9 @@ from xaikit.run.explain import explain, explainers, load_model
 from xaikit.run.explanation import Explanation
 from xaikit.run.images import load_image
 from xaikit.run.outputs import OutputFile, write_outputs
+
+__version__ = _version("xaikit")
+"""The installed distribution's version."""
 
 __all__ = [
     "Attribution",

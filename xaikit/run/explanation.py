@@ -18,7 +18,7 @@ DEFAULT_SINK = "grey"
 """NNC's output; it wins an extension that several sinks write (``.png``)."""
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation:
     """An attribution map with what it explains."""
 
@@ -39,6 +39,15 @@ class Explanation:
     """The image as given, at its own resolution; None when it came preprocessed."""
     reported: Dict[str, Any] = field(default_factory=dict)
     """What the explainer reported besides the map (see :class:`xaikit.Attribution`)."""
+
+    def __repr__(self) -> str:
+        """One line: what is explained and the map's type and shape, not its values."""
+        name = f" ({self.class_name!r})" if self.class_name else ""
+        score = "" if self.score is None else f", score={self.score:.4g}"
+        shape = "x".join(str(d) for d in np.shape(self.attribution))
+        return (f"Explanation({self.explainer!r}, model={self.model!r}, "
+                f"class_index={self.class_index}{name}{score}, "
+                f"attribution={np.asarray(self.attribution).dtype}[{shape}])")
 
     @property
     def metadata(self) -> Dict[str, Any]:
