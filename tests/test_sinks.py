@@ -7,7 +7,7 @@ from PIL import Image
 import xaikit
 from xaikit.builtins.sinks.grey import grey_map
 from xaikit.builtins.sinks.heatmap import colour_table, scaled_magnitude
-from xaikit.builtins.sinks.panel import caption, tile_size
+from xaikit.builtins.sinks.panel import caption, map_title, tile_size
 from xaikit.testing import make_image
 
 INFERNO_TOP = (252, 255, 164)  # matplotlib's inferno ends at (0.988, 0.998, 0.645)
@@ -100,6 +100,31 @@ def test_panel_caption_names_class_label_and_score(grey_exp, wide):
     assert label == "class 1 (b)"
     assert score == f"score {grey_exp.score:.3f}" and 0 < grey_exp.score < 1
     assert caption(wide)[0] == "class 2"
+
+
+def reporting(reported, score=0.9):
+    rng = np.random.default_rng(0)
+    return xaikit.Explanation(attribution=rng.random((1, 8, 8), dtype=np.float32),
+                              input=rng.random((1, 8, 8), dtype=np.float32), class_index=1,
+                              explainer="smoothgrad", params={}, model="m", score=score,
+                              reported=reported)
+
+
+def test_panel_names_the_method_and_the_score_that_was_differentiated(tmp_path):
+    logit = reporting({"method": "vargrad", "differentiated": "logit",
+                       "differentiated_score": 2.5})
+    output = reporting({"method": "smoothgrad_sq", "differentiated": "output",
+                        "differentiated_score": 0.9})
+    assert (map_title(logit), caption(logit)) == ("vargrad map", ("class 1", "logit 2.500, "
+                                                                  "output 0.900"))
+    assert (map_title(output), caption(output)) == ("smoothgrad_sq map", ("class 1",
+                                                                         "output 0.900"))
+    assert map_title(reporting({})) == "smoothgrad map"  # an explainer that reports nothing
+    titles = [np.asarray(opened(exp.save(tmp_path / f"{i}.png", sink="panel", tile_size=64)))
+              for i, exp in enumerate([logit, output])]
+    differ = (titles[0] != titles[1]).any(axis=(1, 2))
+    assert differ[:8 + 16].any()  # the titles, above the tiles
+    assert differ[-24:].any()  # the captions, below them
 
 
 def test_panel_tiles_keep_a_non_square_image_shape(wide, tmp_path):
