@@ -179,16 +179,27 @@ def test_bad_sink_parameters_name_the_parameter(grey_exp, tmp_path, params, mess
         grey_exp.save(tmp_path / "h.png", sink="heatmap", **params)
 
 
-def test_the_documented_examples_are_there():
+def test_the_readmes_panel_is_what_its_command_draws(tmp_path):
+    """The README's picture is committed (the docs' pictures are drawn when they are built):
+    its command, run again, must draw the same pixels."""
+    import re
     from pathlib import Path
 
-    docs = Path(__file__).resolve().parent.parent / "docs" / "images"
-    sizes = {name: (opened(docs / f"digit_3.{name}.png").mode,
-                    opened(docs / f"digit_3.{name}.png").size)
-             for name in ("grey", "heatmap", "panel")}
-    assert sizes == {"grey": ("L", (28, 28)), "heatmap": ("RGB", (28, 28)),
-                     "panel": ("RGB", (3 * 252 + 4 * 16, 366))}
-    assert np.load(docs / "digit_3.npy.npy").shape == (1, 28, 28)
+    from xaikit.testing import run_cli
+
+    root = Path(__file__).resolve().parent.parent
+    readme = " ".join((root / "README.md").read_text().split())
+    command = re.search(r"\(`xaikit (run [^`]+ -o (docs/images/\S+))` drew it\.\)", readme)
+    shown = root / command.group(2)
+    assert f"]({command.group(2)})" in readme  # the picture the README shows
+    args = command.group(1).split()
+    args = [str(root / a) if a.startswith("demo/") else a for a in args[:-1]]
+    result = run_cli(args + [str(tmp_path / shown.name)])
+    assert result.exit_code == 0, result.output
+    drawn = np.asarray(opened(tmp_path / shown.name))
+    assert drawn.shape == np.asarray(opened(shown)).shape
+    np.testing.assert_array_equal(drawn, np.asarray(opened(shown)),
+                                  err_msg=f"redraw {command.group(2)} with the README's command")
 
 
 def test_sinks_need_only_the_map_and_the_input(tmp_path):
