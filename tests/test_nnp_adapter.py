@@ -7,15 +7,20 @@ import xaikit
 from xaikit.testing import make_nnp
 
 
-def rewrite_nntxt(src, dst, edit):
-    """Copy an .nnp, passing its net.nntxt through ``edit(text) -> text``."""
+def rewrite_members(src, dst, edit):
+    """Copy an .nnp, passing its members through ``edit({name: bytes}) -> {name: bytes}``."""
     with zipfile.ZipFile(src) as z:
-        members = {i.filename: z.read(i) for i in z.infolist()}
-    members["net.nntxt"] = edit(members["net.nntxt"].decode()).encode()
+        members = edit({i.filename: z.read(i) for i in z.infolist()})
     with zipfile.ZipFile(dst, "w") as z:
         for name, data in members.items():
             z.writestr(name, data)
     return dst
+
+
+def rewrite_nntxt(src, dst, edit):
+    """Copy an .nnp, passing its net.nntxt through ``edit(text) -> text``."""
+    return rewrite_members(src, dst, lambda members: {
+        **members, "net.nntxt": edit(members["net.nntxt"].decode()).encode()})
 
 
 def test_reads_the_executor_like_nnc(models):
@@ -115,12 +120,8 @@ def test_layers_name_every_function_output_in_network_order(models):
 
 
 def without_members(src, dst, *names):
-    with zipfile.ZipFile(src) as z:
-        members = {i.filename: z.read(i) for i in z.infolist() if i.filename not in names}
-    with zipfile.ZipFile(dst, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return dst
+    return rewrite_members(src, dst, lambda members: {
+        name: data for name, data in members.items() if name not in names})
 
 
 @pytest.mark.parametrize("parameter_format", [".h5", ".protobuf"])
@@ -137,32 +138,29 @@ def test_a_model_without_its_parameter_file_is_refused(tmp_path, parameter_forma
 
 def drop_parameters(src, dst, names, parameter_format):
     """Copy an .nnp whose parameter file lacks ``names``."""
-    import io
-
-    with zipfile.ZipFile(src) as z:
-        members = {i.filename: z.read(i) for i in z.infolist()}
     member = f"parameter{parameter_format}"
-    if parameter_format == ".h5":
-        import h5py
 
-        buffer = io.BytesIO(members[member])
-        with h5py.File(buffer, "a") as h5:
-            for name in names:
-                del h5[name]
-        members[member] = buffer.getvalue()
-    else:
+    def drop(data: bytes) -> bytes:
+        if parameter_format == ".h5":
+            import io
+
+            import h5py
+
+            buffer = io.BytesIO(data)
+            with h5py.File(buffer, "a") as h5:
+                for name in names:
+                    del h5[name]
+            return buffer.getvalue()
         from nnabla.utils import nnabla_pb2
 
         proto = nnabla_pb2.NNablaProtoBuf()
-        proto.ParseFromString(members[member])
+        proto.ParseFromString(data)
         kept = [p for p in proto.parameter if p.variable_name not in names]
         del proto.parameter[:]
         proto.parameter.extend(kept)
-        members[member] = proto.SerializeToString()
-    with zipfile.ZipFile(dst, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return dst
+        return proto.SerializeToString()
+
+    return rewrite_members(src, dst, lambda members: {**members, member: drop(members[member])})
 
 
 @pytest.mark.parametrize("parameter_format", [".h5", ".protobuf"])
@@ -191,13 +189,8 @@ def test_a_network_without_parameters_needs_no_parameter_file(tmp_path):
 
 
 def test_a_damaged_parameter_file_is_refused(models, tmp_path):
-    with zipfile.ZipFile(models["grey"]) as z:
-        members = {i.filename: z.read(i) for i in z.infolist()}
-    members["parameter.h5"] = b"not hdf5"
-    path = tmp_path / "damaged.nnp"
-    with zipfile.ZipFile(path, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
+    path = rewrite_members(models["grey"], tmp_path / "damaged.nnp",
+                           lambda members: {**members, "parameter.h5": b"not hdf5"})
     with pytest.raises(xaikit.ModelError, match=r"damaged.nnp: cannot read parameter.h5: "):
         xaikit.load_model(path)
 
