@@ -83,7 +83,7 @@ def test_no_image_and_no_output_result_csv_is_named(models, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     result = run(["run", "smoothgrad", "-m", str(models["grey"])])
     assert result.exit_code == 1
-    assert result.stderr == ("error: input: output_result.csv: no such file (give an image "
+    assert result.stderr == ("error: --input: output_result.csv: no such file (give an image "
                              "with --image, or a dataset CSV with --input)\n")
 
 
@@ -104,20 +104,20 @@ def test_failed_rows_are_listed_and_exit_status_is_1(models, dataset, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--image", "{img}", "-v1", "x"],
-     "error: input_variable: only dataset runs use it (--input data.csv); --image explains "
+     "error: --input-variable: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
     (["--image", "{img}", "--overwrite"],
-     "error: overwrite: only dataset runs use it (--input data.csv); --image explains "
+     "error: --overwrite: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
     (["-i", "{csv}", "-c", "1"],
-     "error: class_index: a dataset run explains each row's label (--label-variable); "
+     "error: --class-index: a dataset run explains each row's label (--label-variable); "
      "--class-index is for --image"),
     (["-i", "{csv}", "--input", "{csv}"],
-     "error: input: given twice: -i {csv} and --input {csv}"),
+     "error: --input: given twice: -i {csv} and --input {csv}"),
     (["-i", "{csv}", "-v2", "label"],
-     "error: input: {csv}: no variable 'label' for label_variable (variables: x, y)"),
+     "error: --input: {csv}: no variable 'label' for label_variable (variables: x, y)"),
     (["-i", "{csv}", "-o", "{tmp}/map.png"],
-     "error: output: a dataset run writes a .csv file (got {tmp}/map.png)"),
+     "error: --output: a dataset run writes a .csv file (got {tmp}/map.png)"),
 ])
 def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, args, message):
     fill = {"img": images["grey"], "csv": dataset, "tmp": tmp_path}
@@ -130,12 +130,12 @@ def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, a
 def test_help_shows_the_dataset_options():
     text = " ".join(CliRunner().invoke(cli, ["run", "smoothgrad", "--help"]).output.split())
     for expected in [
-        "--input TEXT Dataset CSV whose every row is explained, when no --image is given "
-        "(csv). [default: output_result.csv]",
+        "--input FILE Dataset CSV whose every row is explained, when no --image is given. "
+        "[default: output_result.csv]",
         "-v1, --input-variable, --input_variable TEXT Dataset variable holding the image "
-        "paths (variable). [default: x]",
+        "paths. [default: x]",
         "-v2, --label-variable, --label_variable TEXT",
         "--overwrite / --no-overwrite Dataset runs: redo the maps",
-        "-i, --image TEXT Image file to analyse (image). A .csv file is a dataset",
+        "-i, --image FILE Image file to analyse. A .csv file is a dataset",
     ]:
         assert expected in text

@@ -202,7 +202,7 @@ def test_missing_cuda_extension_gives_one_line(models, images, monkeypatch, tmp_
                                          str(images["grey"]), "-o", str(out), "--device",
                                          "cuda", "--device-id", "1"])
     assert result.exit_code == 1
-    assert result.stderr == f"error: {message}\n"
+    assert result.stderr == f"error: --{message}\n"  # the CLI names the option
     assert not out.exists()
 
 

@@ -36,7 +36,7 @@ def test_bad_csv_ends_before_any_work_with_one_line(models, tmp_path, text, mess
     result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", data,
                       "-o", tmp_path / "out.csv"])
     assert result.exit_code == 1
-    assert result.stderr == f"error: input: {data}: {message}\n"
+    assert result.stderr == f"error: --input: {data}: {message}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
 

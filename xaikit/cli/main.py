@@ -13,9 +13,9 @@ from xaikit.cli.options import schema_options
 from xaikit.datasets.run import explain_dataset
 from xaikit.plugin.errors import DatasetError, ParameterError, XaikitError
 from xaikit.plugin.manager import registry
-from xaikit.plugin.params import Params, RunParams, validate
+from xaikit.plugin.params import Params, RunParams, option_name, validate
 from xaikit.run import explain as api
-from xaikit.run.outputs import choose_sinks, option_prefix, write_outputs
+from xaikit.run.outputs import choose_sinks, option_prefix, output_path, write_outputs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,7 +24,7 @@ def cli() -> None:
     """Explain image classifiers: which pixels drive a decision."""
 
 
-@cli.command("list")
+@cli.command("list", short_help="Show the installed explainers, model adapters and sinks.")
 def list_plugins() -> None:
     """Show the installed explainers, model adapters and sinks, and their packages."""
     titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
@@ -52,6 +52,9 @@ class ExplainerGroup(click.Group):
         explainer = registry().get("explainer", name)
         schemas = (RunParams, explainer.Params)
         options = [opt for schema in schemas for opt in schema_options(schema)]
+        for option in options:
+            if option.name == "sink":  # validated by xaikit; --help lists the installed ones
+                option.metavar = "[" + "|".join(registry().items["sink"]) + "]"
         return click.Command(
             name,
             params=options + sink_options({o for opt in options for o in opt.opts}),
@@ -61,7 +64,8 @@ class ExplainerGroup(click.Group):
         )
 
 
-@cli.group("run", cls=ExplainerGroup)
+@cli.group("run", cls=ExplainerGroup,
+           short_help="Run an explainer on an image or on every row of a dataset CSV.")
 def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
@@ -111,7 +115,9 @@ def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     run_params, explainer_params = (_validated(schema, values) for schema in schemas)
     output = Path(run_params.output or f"{name}.png")
     sink_params = sink_values(values, schemas)
-    choose_sinks(output, run_params.sink, sink_params)  # fail before the work, not after
+    chosen = choose_sinks(output, run_params.sink, sink_params)  # fail before the work
+    if len(chosen) == 1 and not isinstance(run_params.class_index, list):
+        output_path(output, chosen[0][0])  # the name as given: its sink must write it
     model = api.load_model(run_params.model)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
@@ -174,13 +180,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"warning: {message}", err=True)
 
 
+def cli_message(message: str) -> str:
+    """An error message as the command line shows it: each line that starts with a
+    parameter's name starts with its option instead (``heatmap_alpha: ...`` ->
+    ``--heatmap-alpha: ...``)."""
+    fields = set(RunParams.model_fields)
+    fields.update(f for reg in registry().items["explainer"].values()
+                  for f in reg.obj.Params.model_fields)
+    fields.update(option_prefix(reg.name) + f for reg in registry().items["sink"].values()
+                  for f in reg.obj.Params.model_fields)
+    lines = []
+    for line in message.splitlines():
+        field, colon, rest = line.partition(": ")
+        lines.append(f"{option_name(field)}: {rest}" if colon and field in fields else line)
+    return "\n".join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: errors users can cause end with one line and exit status 1."""
     warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
     except XaikitError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {cli_message(str(exc))}", err=True)
         sys.exit(1)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)

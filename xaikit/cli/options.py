@@ -40,8 +40,11 @@ def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else None
     click_type: Any = click.Choice([str(c) for c in choices]) if choices else {
         int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
+    metavar = None
+    if _extra(field).get("file"):  # a path, checked by xaikit as the Python API checks it
+        click_type, metavar = click.Path(readable=False, path_type=str), "FILE"
     return click.Option(decls, type=click_type, default=None, multiple=repeated,
-                        help=help_text(field))
+                        help=help_text(field), metavar=metavar)
 
 
 def option_spellings(name: str, field: FieldInfo, prefix: str = "") -> List[str]:
@@ -53,9 +56,8 @@ def option_spellings(name: str, field: FieldInfo, prefix: str = "") -> List[str]
     """
     full = prefix + name
     spellings = [option_name(full)] + (["--" + full] if "_" in full else [])
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     if not prefix:
-        spellings += list(extra.get("aliases", ()))
+        spellings += list(_extra(field).get("aliases", ()))
     if _base_type(field.annotation) is bool:
         spellings = [f"{s}/--no-{s[2:]}" if s.startswith("--") else s for s in spellings]
     return spellings
@@ -77,6 +79,11 @@ def range_text(field: FieldInfo) -> str:
     """The field's bounds, ``≥ 0.0, ≤ 1.0``; empty when it has none."""
     return ", ".join(f"{sign} {getattr(m, type(m).__name__.lower())}"
                      for m in field.metadata for cls, sign in _BOUNDS if isinstance(m, cls))
+
+
+def _extra(field: FieldInfo) -> dict:
+    """The field's ``json_schema_extra`` (aliases, file) as a dict."""
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
 
 
 def _base_type(annotation: Any) -> Any:

@@ -135,6 +135,8 @@ def write_csv(path: Path, rows: Iterable[Sequence[str]]) -> None:
 
 
 def _read_table(path: Path) -> List[List[str]]:
+    if path.is_dir():
+        raise DatasetError(f"input: {path}: is a folder, not a dataset CSV")
     if not path.is_file():
         raise DatasetError(f"input: {path}: no such file")
     try:

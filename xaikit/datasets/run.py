@@ -172,6 +172,9 @@ def explain_dataset(
 def output_csv(output: Union[str, "os.PathLike[str]", None], explainer: str, input: Path) -> Path:
     """The output CSV: ``output`` or ``<explainer>.csv``; a CSV, and not the input."""
     path = Path(output if output is not None else f"{explainer}.csv")
+    if path.is_dir():
+        raise ParameterError(f"output: {path}: is a folder; name a CSV file in it, such as "
+                             f"{path / (explainer + '.csv')}")
     if path.suffix.lower() != ".csv":
         raise ParameterError(f"output: a dataset run writes a .csv file (got {path})")
     if path.resolve() == input.resolve():

@@ -2,7 +2,8 @@
 
 A field's CLI option is ``--field-name``; multi-word fields also accept NNC's
 ``--field_name``. Extra spellings (NNC's short options such as ``-nl``) are listed
-in the field's ``json_schema_extra={"aliases": [...]}``.
+in the field's ``json_schema_extra={"aliases": [...]}``; ``"file": True`` there makes the
+option's value a file path (``FILE`` in ``--help``, completed as a path by shells).
 """
 
 from __future__ import annotations
@@ -28,55 +29,56 @@ class RunParams(Params):
 
     model: str = Field(
         "results.nnp",
-        description="Model file (*.nnp) to explain (model).",
-        json_schema_extra={"aliases": ["-m"]},
+        description="Model file (*.nnp) to explain.",
+        json_schema_extra={"aliases": ["-m"], "file": True},
     )
     image: Optional[str] = Field(
         None,
-        description="Image file to analyse (image). A .csv file is a dataset: "
+        description="Image file to analyse. A .csv file is a dataset: "
         "-i takes either, as NNC's two plugins do.",
-        json_schema_extra={"aliases": ["-i"]},
+        json_schema_extra={"aliases": ["-i"], "file": True},
     )
     class_index: ClassTarget = Field(
         0,
-        description="Index of the class to explain (int); 'predicted' for the model's top "
+        description="Index of the class to explain; 'predicted' for the model's top "
         "class, or several indices such as 3,5,7 for one map each.",
         json_schema_extra={"aliases": ["-c"]},
     )
     output: Optional[str] = Field(
         None,
         description="Output file: the map of one image (without --sink its extension picks "
-        "the sink, .png: grey; several sinks or classes add .<sink> or .class<N> before the "
-        "extension), or a dataset's CSV (image or csv). "
+        "the sink: grey for any image format; several sinks or classes add .<sink> or "
+        ".class<N> before the extension), or a dataset's CSV. "
         "Default: <explainer>.png or <explainer>.csv.",
-        json_schema_extra={"aliases": ["-o"]},
+        json_schema_extra={"aliases": ["-o"], "file": True},
     )
     sink: Tuple[str, ...] = Field(
         (),
-        description="Sink to write the map with (see xaikit list); repeat for several: "
+        description="Sink to write the map with; repeat for several: "
         "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
     )
     labels: Optional[str] = Field(
         None,
         description="Text file naming the classes, one per line, for panels and outputs.",
+        json_schema_extra={"file": True},
     )
     input: str = Field(
         "output_result.csv",
         min_length=1,
-        description="Dataset CSV whose every row is explained, when no --image is given "
-        "(csv).",
+        description="Dataset CSV whose every row is explained, when no --image is given.",
+        json_schema_extra={"file": True},
     )
     input_variable: str = Field(
         "x",
         min_length=1,
-        description="Dataset variable holding the image paths (variable).",
+        description="Dataset variable holding the image paths.",
         json_schema_extra={"aliases": ["-v1"]},
     )
     label_variable: str = Field(
         "y",
         min_length=1,
         description="Dataset variable holding each row's class: an index, or a one-hot or "
-        "score vector (y__0, y__1...) (variable).",
+        "score vector (y__0, y__1...).",
         json_schema_extra={"aliases": ["-v2"]},
     )
     overwrite: bool = Field(

@@ -59,14 +59,17 @@ class Explanation:
     def save(
         self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any
     ) -> Path:
-        """Write through ``sink`` (by default the one the extension selects); returns the path.
+        """Write through ``sink`` (by default the one the extension selects) to ``path``, as
+        given; returns it. The sink must write ``path``'s extension.
 
         The file appears complete or not at all; missing folders are created.
         """
         from xaikit.plugin.manager import registry
+        from xaikit.run.outputs import output_path
 
         path = Path(path)
         chosen = registry().get("sink", sink) if sink else sink_for(path)
+        output_path(path, chosen)  # refuses an extension the sink does not write
         params = validate(chosen.Params, sink_params)
         write_atomically(path, lambda tmp: chosen.write(self, tmp, params))
         return path

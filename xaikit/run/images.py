@@ -53,6 +53,8 @@ def read_image(source: Any) -> Image.Image:
 
 def open_image(path: Path) -> Image.Image:
     """Open and decode ``path``, refusing missing, non-image and oversized files."""
+    if path.is_dir():
+        raise ImageError(f"image: {path}: is a folder, not an image file")
     if not path.is_file():
         raise ImageError(f"image: {path}: no such file")
     try:

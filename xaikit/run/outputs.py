@@ -9,8 +9,10 @@ write::
     map.png, classes 3 and 5           -> map.class3.png, map.class5.png
     map.png, both                      -> map.class3.grey.png, map.class3.heatmap.png, ...
 
-A sink that does not write the output's extension uses its own first one
-(``map.png`` through ``npy`` is ``map.npy``).
+The name given is written as given: a sink that does not write its extension refuses it
+(``map.png`` through ``npy``). A name xaikit makes takes the sink's first extension
+instead when the sink does not write the given one (``map.png`` through ``grey`` and
+``npy`` is ``map.grey.png`` and ``map.npy.npy``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ def choose_sinks(
     :raises XaikitError: an unknown sink, parameters for a sink not chosen, or a bad
         parameter, named ``<sink>_<parameter>`` (``heatmap_alpha``).
     """
+    if Path(output).is_dir():
+        raise XaikitError(f"output: {output}: is a folder; name a file in it, such as "
+                          f"{Path(output) / 'map.png'}")
     sinks = [_sink(name) for name in dict.fromkeys(names)] or [sink_for(Path(output))]
     params = {name: values for name, values in (params or {}).items() if values}
     chosen = {sink.name for sink in sinks}
@@ -84,10 +89,16 @@ def output_path(
 
     :param class_index: set when several classes are written, to add ``.class<N>``.
     :param several_sinks: add ``.<sink>``.
+    :raises XaikitError: the name is used as given and ``sink`` does not write its extension.
     """
     output = Path(output)
     suffix = output.suffix
     if sink.extensions and suffix.lower() not in sink.extensions:
+        if class_index is None and not several_sinks:
+            writes = ", ".join(sink.extensions[:5]) + (", ..." if len(sink.extensions) > 5 else "")
+            raise XaikitError(f"output: {output}: the {sink.name} sink writes {writes}, not "
+                              f"{suffix or 'files without an extension'}; name the output "
+                              f"{output.with_suffix(sink.extensions[0])}")
         suffix = sink.extensions[0]
     name = output.stem if output.suffix else output.name
     if class_index is not None:
