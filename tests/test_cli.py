@@ -279,3 +279,21 @@ def test_labels_name_the_class_on_the_panel(models, images, tmp_path):
     named = np.asarray(Image.open(tmp_path / "named.png"))
     differ = (plain != named).any(axis=(1, 2))
     assert differ.any() and differ.argmax() > 8 + 64  # only the caption, below the tiles
+
+
+@pytest.mark.parametrize("spelling", ["-li", "--layer_index", "--layer-index"])
+def test_nncs_hidden_layer_index_option(tmp_path, spelling):
+    """NNC's -li: the map of a variable inside the network, at that variable's size."""
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parent.parent / "demo"
+    base = ["run", "smoothgrad", "-m", str(demo / "digits.nnp"), "-i",
+            str(demo / "images" / "digit_3.png"), "-c", "3", "-n", "3", "--seed", "0"]
+    for index, size in [("0", (28, 28)), ("3", (12, 12)), ("7", (64, 1))]:
+        out = tmp_path / f"li{index}.png"
+        result = run(base + [spelling, index, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert Image.open(out).size == size
+    result = run(base + [spelling, "7", "--sink", "heatmap", "-o", str(tmp_path / "h.png")])
+    assert result.stderr == ("error: --output: a map of shape (64,) is not a picture to lay "
+                             "over the image; write it with the grey or npy sink\n")

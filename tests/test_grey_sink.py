@@ -83,3 +83,14 @@ def test_the_extension_picks_grey_among_the_image_sinks(tmp_path):
     for name in ("g.jpg", "g.bmp", "g.tif"):
         with Image.open(exp.save(tmp_path / name)) as written:
             assert written.mode == "L" and written.size == (28, 28)
+
+
+def test_maps_of_other_shapes_are_rows_of_pixels_or_refused():
+    """An intermediate variable's map (-li): (channels, length) and (units,) are one row."""
+    units = np.arange(1, 11, dtype=np.float32)
+    np.testing.assert_array_equal(grey_map(units), reference_grey_image(units[None])[None])
+    assert grey_map(units).shape == (1, 10)
+    lengths = np.random.default_rng(2).normal(size=(4, 30)).astype(np.float32)
+    np.testing.assert_array_equal(grey_map(lengths), reference_grey_image(lengths)[None])
+    with pytest.raises(xaikit.XaikitError, match=r"a map of shape \(2, 3, 4, 5\) has no grey"):
+        grey_map(np.ones((2, 3, 4, 5), np.float32))

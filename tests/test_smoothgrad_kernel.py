@@ -36,13 +36,16 @@ def quad():
 
 
 def smoothgrad(model, image, class_index=0, **params):
+    """SmoothGrad's map of one image."""
     algorithm = registry().get("explainer", "smoothgrad")
-    return algorithm.explain(model, image, class_index, algorithm.Params(**params))
+    return algorithm.explain(model, image, class_index, algorithm.Params(**params)).values
 
 
 def smoothgrad_batch(model, images, class_indices, **params):
+    """SmoothGrad's maps of several images, stacked."""
     algorithm = registry().get("explainer", "smoothgrad")
-    return algorithm.explain_batch(model, images, class_indices, algorithm.Params(**params))
+    results = algorithm.explain_batch(model, images, class_indices, algorithm.Params(**params))
+    return np.stack([result.values for result in results])
 
 
 @pytest.mark.parametrize("class_index", [0, 1])
@@ -92,6 +95,27 @@ def test_logit_score_differs_from_output_behind_a_softmax_or_sigmoid(tmp_path, i
         assert not np.allclose(output_map, logit_map, rtol=0.1)
     else:  # the output of a model without a final Softmax or Sigmoid is its logits
         assert np.array_equal(output_map, logit_map)
+
+
+@pytest.mark.parametrize("variant", ["smoothgrad_sq", "vargrad"])
+@pytest.mark.parametrize("score", ["output", "logit"])
+def test_smoothgrad_reports_its_variant_and_the_score_it_differentiated(models, images, variant,
+                                                                         score):
+    model = xaikit.load_model(models["grey"])
+    exp = xaikit.explain("smoothgrad", model=model, image=images["grey"], class_index=2,
+                         variant=variant, score=score, seed=0, num_samples=2)
+    graph = model.graph(1)
+    graph.input.d = exp.input[None]
+    differentiated = graph.variables[model.logit] if score == "logit" else graph.output
+    differentiated.forward()
+    value = float(differentiated.d[0, 2])
+    assert exp.metadata["method"] == variant and exp.metadata["differentiated"] == score
+    assert exp.metadata["differentiated_score"] == pytest.approx(value, rel=1e-6)
+    assert exp.metadata["variable"] == "Input"
+    if score == "output":
+        assert exp.metadata["differentiated_score"] == pytest.approx(exp.score, rel=1e-6)
+    else:
+        assert abs(value - exp.score) > 0.01  # a logit, not the probability
 
 
 def test_thread_count_does_not_change_a_seeded_map(models, images):

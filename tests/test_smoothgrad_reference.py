@@ -1,8 +1,10 @@
 """SmoothGrad against a plain one-sample-at-a-time implementation of NNC's algorithm."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from nnc_reference import reference_gradients
+from nnc_reference import nnc_variable_names, reference_gradients
 
 import xaikit
 from xaikit.run.images import load_image
@@ -47,3 +49,39 @@ def test_noise_level_zero_is_the_squared_plain_gradient(models, images):
     expected = reference_smoothgrad(models["grey"], load_image(images["grey"], model), 0,
                                     0.0, 1, 0)
     np.testing.assert_allclose(exp.attribution, expected, rtol=1e-5)
+
+
+
+DEMO = Path(__file__).resolve().parent.parent / "demo"
+
+
+@pytest.mark.parametrize("path", [DEMO / "digits.nnp", "grey", "rgb", "binary"])
+def test_layer_indices_count_variables_as_nnc_does(models, path):
+    path = models.get(path, path)
+    names = xaikit.load_model(path).nnc_variables
+    assert names == tuple(nnc_variable_names(path))
+    assert names[0] == "Input"
+
+
+@pytest.mark.parametrize("layer_index,shape", [(0, (1, 28, 28)), (1, (16, 24, 24)),
+                                               (3, (16, 12, 12)), (7, (64,))])
+def test_a_layer_index_gives_the_map_of_that_variable(layer_index, shape):
+    model = xaikit.load_model(DEMO / "digits.nnp")
+    image = DEMO / "images" / "digit_3.png"
+    exp = xaikit.explain("smoothgrad", model=model, image=image, class_index=3,
+                         noise_level=0.2, num_samples=5, seed=1, layer_index=layer_index)
+    grads = reference_gradients(DEMO / "digits.nnp", load_image(image, model), 3, 0.2, 5, 1,
+                                layer_index=layer_index)
+    expected = np.mean(grads ** 2, axis=0)
+    assert exp.attribution.shape == shape and expected.max() > 0
+    np.testing.assert_allclose(exp.attribution, expected, rtol=1e-4, atol=1e-9 * expected.max())
+    assert exp.metadata["variable"] == model.nnc_variables[layer_index]
+
+
+def test_a_layer_index_past_the_last_variable_lists_them(models, images):
+    with pytest.raises(xaikit.ParameterError) as error:
+        xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"], layer_index=5)
+    assert str(error.value) == (
+        "layer_index: 5 is past the last variable of grey.nnp (0 Input, "
+        "1 @MainRuntime/Convolution_out, 2 @MainRuntime/ReLU_out, 3 @MainRuntime/Affine_out, "
+        "4 Softmax)")

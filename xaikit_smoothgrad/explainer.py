@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from typing import List, Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import Field
 
 import xaikit
 from xaikit.engine.backend import Device
+from xaikit.engine.gradients import score_values
 from xaikit.engine.passes import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
 
 
@@ -79,16 +80,29 @@ class SmoothGrad(xaikit.Explainer):
             le=255,
             description="GPU number for cuda and cudnn.",
         )
+        layer_index: int = Field(
+            0,
+            ge=0,
+            description="The network variable whose gradients make the map, numbered as "
+            "NNC's plugins number them: 0 is the input, then each variable a layer "
+            "computes, in the model file's order. The map has that variable's shape.",
+            json_schema_extra={"aliases": ["-li"]},
+        )
 
-    def explain(self, model, image, class_index, params) -> np.ndarray:
+    def explain(self, model, image, class_index, params) -> xaikit.Attribution:
         return self.explain_batch(model, image[None], [class_index], params)[0]
 
     def explain_batch(
         self, model, images: np.ndarray, class_indices: Sequence[int], params
-    ) -> np.ndarray:
+    ) -> List[xaikit.Attribution]:
         """Noisy copies of all ``images`` share passes; each image gets the noise, and up
-        to float rounding the map, that :meth:`explain` gives it."""
-        return noisy_gradient_maps(
+        to float rounding the map, that :meth:`explain` gives it.
+
+        Each map reports the variant (``method``), the score it is a gradient of
+        (``differentiated``: output or logit, and its value on the image,
+        ``differentiated_score``) and the variable (``variable``)."""
+        variable = layer_variable(model, params.layer_index)
+        maps = noisy_gradient_maps(
             model,
             images,
             [int(c) for c in class_indices],
@@ -100,4 +114,22 @@ class SmoothGrad(xaikit.Explainer):
             batch_size=params.batch_size,
             threads=params.threads,
             device=Device(params.device, params.device_id),
+            variable=None if params.layer_index == 0 else variable,
         )
+        return [xaikit.Attribution(values, {
+            "method": params.variant, "differentiated": params.score,
+            "differentiated_score": float(score_values(model, image[None], params.score)[0, c]),
+            "variable": variable})
+            for values, image, c in zip(maps, images, class_indices)]
+
+
+def layer_variable(model, layer_index: int) -> str:
+    """The variable NNC's ``--layer_index`` names (see :attr:`LoadedModel.nnc_variables`)."""
+    names = model.nnc_variables
+    if layer_index < len(names):
+        return names[layer_index]
+    numbered = [f"{i} {name}" for i, name in enumerate(names)]
+    if len(numbered) > 20:
+        numbered = numbered[:10] + ["..."] + numbered[-3:]
+    raise xaikit.ParameterError(f"layer_index: {layer_index} is past the last variable of "
+                                f"{model.name} ({', '.join(numbered)})")

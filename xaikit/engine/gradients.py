@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, List, Sequence, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -38,8 +38,10 @@ def gradient_pass(
     score: str = "output",
     replica: int = 0,
     device: Device = CPU,
+    variable: Optional[str] = None,
 ) -> "nn.NdArray":
-    """d score[i, class_indices[i]] / d inputs[i], computed and left on ``device``.
+    """d score[i, class_indices[i]] / d inputs[i], computed and left on ``device``; with
+    ``variable``, the gradient with respect to that variable of the graph instead.
 
     One forward and one backward pass through ``model.graph(n, replica=replica,
     device=device)``: no parameter gradients, every buffer freed as soon as the pass no
@@ -49,20 +51,40 @@ def gradient_pass(
     :param inputs: ``(n,) + model.input_shape``: a numpy array is copied into the graph's
         input, an ``nn.NdArray`` (on the device) becomes it.
     :param class_indices: one class for every row, or one per row.
-    :returns: the graph input's gradient array, valid until the next pass on that graph.
+    :param variable: a key of the graph's ``variables`` (an intermediate one, say).
+    :returns: the gradient array of the graph's input (or of ``variable``), valid until the
+        next pass on that graph.
     """
     n = inputs.shape[0]
     graph = model.graph(n, replica=replica, device=device)
     x, s = graph.input, score_variable(model, graph, score)
-    x.need_grad = True
+    target = x if variable is None else graph.variables[variable]
+    x.need_grad = True  # the path from the input makes every variable on it differentiable
     if isinstance(inputs, np.ndarray):
         x.d = inputs
     else:
         x.data = inputs
     s.forward(clear_no_need_grad=True)
-    x.grad.zero()
-    s.backward(class_selector(s, class_indices), clear_buffer=True)
-    return x.grad
+    target.grad.zero()
+    s.g = class_selector(s, class_indices)  # in s's own gradient: the target may be s
+    kept = target.persistent
+    target.persistent = True  # keep its gradient through the buffer clearing
+    try:
+        s.backward(None, clear_buffer=True)
+    finally:
+        target.persistent = kept
+    return target.grad
+
+
+def score_values(model: LoadedModel, batch: np.ndarray, score: str = "output") -> np.ndarray:
+    """The ``score`` variable's values (the output, or the logits) for a preprocessed
+    batch: float32 ``(n, num_classes)``."""
+    with model.lock:
+        graph = model.graph(len(batch))
+        graph.input.d = batch
+        values = score_variable(model, graph, score)
+        values.forward(clear_buffer=True)
+        return np.array(values.d, dtype=np.float32).reshape(len(batch), -1)
 
 
 def class_selector(scores: "nn.Variable", class_indices: Classes) -> np.ndarray:

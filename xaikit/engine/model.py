@@ -115,6 +115,15 @@ class LoadedModel:
         """
         return self.graph(1).layers
 
+    @property
+    def nnc_variables(self) -> Tuple[str, ...]:
+        """The network's variables as NNC's plugins number them (their ``--layer_index``):
+        0 is the input, then every variable a function computes, in the order the model
+        file lists them; parameters are not counted. Keys of :attr:`Graph.variables`."""
+        graph = self.graph(1)
+        return tuple(name for name, v in graph.variables.items()
+                     if v is graph.input or v.parent is not None)
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
         with self.lock:

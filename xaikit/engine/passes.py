@@ -101,15 +101,17 @@ def noisy_gradient_maps(
     batch_size: Optional[int] = None,
     threads: Optional[int] = None,
     device: Device = CPU,
+    variable: Optional[str] = None,
 ) -> np.ndarray:
     """One SmoothGrad map per image: ``variant`` of the gradients of the ``score`` of each
-    image's class at ``num_samples`` noisy copies of it.
+    image's class at ``num_samples`` noisy copies of it, with respect to the input (or to
+    ``variable``, a key of the graph's ``variables``).
 
     :param images: float32 ``(n,) + model.input_shape``, preprocessed.
     :param seed: seeds every image's noise (see :mod:`.noise`); None: fresh noise per image.
     :param batch_size: copies per pass; None: :func:`default_batch_size`.
     :param threads: passes run at once; None: :func:`default_threads`.
-    :returns: float32 ``(n,) + model.input_shape``.
+    :returns: float32 ``(n,) + model.input_shape`` (or ``variable``'s shape).
     """
     if variant not in VARIANTS:
         raise ParameterError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
@@ -132,7 +134,8 @@ def noisy_gradient_maps(
                         on_host=host).rows(s.start, s.stop)
             for s in segments])
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
-        grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
+        grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device,
+                              variable=variable)
         if host:
             return _host_sums(grads.data, segments, wanted)
         key = (worker, len(rows))
@@ -141,7 +144,8 @@ def noisy_gradient_maps(
                 reducers[key] = _Reducer(grads.shape, width, wanted)
         return reducers[key](grads, segments)
 
-    totals = {name: np.zeros(images.shape, dtype=np.float64) for name in wanted}
+    shape = images.shape[1:] if variable is None else model.graph(1).variables[variable].shape[1:]
+    totals = {name: np.zeros((len(images),) + shape, dtype=np.float64) for name in wanted}
     with model.lock, nn.context_scope(context):
         for segments, partials in zip(passes, ordered_map(work, passes, threads)):
             for name, partial in partials.items():

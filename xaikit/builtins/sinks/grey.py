@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from xaikit.plugin.errors import XaikitError
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
@@ -21,11 +22,19 @@ def grey_map(attribution: np.ndarray) -> np.ndarray:
     Computed in the map's own dtype with NNC's expression, so the same float map gives the
     same bytes. Where the percentiles coincide (a constant or mostly-zero map) NNC divides
     by zero; its bytes there are this limit: 255 above the percentile, 0 elsewhere.
+    A map of an intermediate variable may have another shape: (channels, length) and
+    (units,) maps are one row of pixels; maps of more than three axes are refused.
     """
     attribution = np.asarray(attribution)
     if not np.issubdtype(attribution.dtype, np.floating):
         attribution = attribution.astype(np.float32)
-    magnitude = np.sum(np.abs(attribution), axis=0)
+    if attribution.ndim not in (1, 2, 3):
+        raise XaikitError(f"grey: a map of shape {attribution.shape} has no grey picture; "
+                          "write it with the npy sink")
+    if attribution.ndim == 1:  # (units,): a pixel per unit
+        magnitude = np.abs(attribution)[None]
+    else:  # NNC's sum over channels; (channels, length) gives one row
+        magnitude = np.atleast_2d(np.sum(np.abs(attribution), axis=0))
     vmax = np.percentile(magnitude, 99)
     vmin = np.percentile(magnitude, 1)
     if vmax <= vmin:
