@@ -22,7 +22,7 @@ def test_explain_returns_attribution_of_the_input_shape(models, images):
     assert exp.class_index == 3 and exp.explainer == "smoothgrad" and exp.model == "rgb.nnp"
     assert exp.params == {"noise_level": 0.15, "num_samples": 4, "variant": "smoothgrad_sq",
                           "score": "output", "seed": 0, "batch_size": None, "threads": None,
-                          "device": "cpu", "device_id": 0}
+                          "device": "cpu", "device_id": 0, "layer_index": 0}
 
 
 def test_repr_is_one_short_line_without_the_arrays(models, images):
@@ -159,6 +159,14 @@ class Reporting(xaikit.Explainer):
         return xaikit.Attribution(np.ones(model.input_shape), {"class_seen": class_index})
 
 
+class Plain(xaikit.Explainer):
+    name = "plain"
+    description = "a constant map, nothing to report"
+
+    def explain(self, model, image, class_index, params):
+        return np.ones(model.input_shape)
+
+
 def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, images):
     from xaikit.plugin.manager import register_plugin, unregister_plugin
 
@@ -166,18 +174,18 @@ def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, image
         @xaikit.hookimpl
         def register_explainers(self, register):
             register(Reporting())
+            register(Plain())
 
     name = register_plugin(Plugin(), name="reporting")
     try:
         exp = xaikit.explain("reporting", model=models["grey"], image=images["grey"],
                              class_index=2)
+        plain = xaikit.explain("plain", model=models["grey"], image=images["grey"])
     finally:
         unregister_plugin(name)
     assert exp.reported == {"class_seen": 2}
     assert exp.metadata["class_seen"] == 2 and exp.metadata["class_index"] == 2
     assert exp.attribution.dtype == np.float32 and exp.attribution.shape == (1, 8, 8)
-    plain = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
-                           num_samples=1)
     assert plain.reported == {}
 
 

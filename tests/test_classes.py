@@ -63,7 +63,9 @@ def test_metadata_holds_class_name_and_score(model, images, tmp_path):
     labels.write_bytes("\ufeffcat\r\ndog\r\nbird\r\nfish\r\n\r\n".encode())  # Windows-written
     exp = xaikit.explain("smoothgrad", model=model, image=images["rgb"], class_index=3,
                          labels=labels, num_samples=2)
-    assert exp.metadata == {"class_index": 3, "class_name": "fish", "score": exp.score}
+    assert exp.metadata == {"class_index": 3, "class_name": "fish", "score": exp.score,
+                            **exp.reported}  # and what SmoothGrad reports
+    assert exp.reported["method"] == "smoothgrad_sq"
     assert isinstance(exp.score, float)
     unnamed = xaikit.explain("smoothgrad", model=model, image=images["rgb"], class_index=3,
                              num_samples=2)

@@ -8,6 +8,7 @@ import xaikit
 from xaikit.builtins.sinks.grey import grey_map
 from xaikit.builtins.sinks.heatmap import colour_table, scaled_magnitude
 from xaikit.builtins.sinks.panel import caption, map_title, tile_size
+from xaikit.plugin.manager import registry
 from xaikit.testing import make_image
 
 INFERNO_TOP = (252, 255, 164)  # matplotlib's inferno ends at (0.988, 0.998, 0.645)
@@ -98,7 +99,7 @@ def test_panel_shows_image_map_and_overlay_enlarged_without_smoothing(grey_exp, 
 def test_panel_caption_names_class_label_and_score(grey_exp, wide):
     label, score = caption(grey_exp)
     assert label == "class 1 (b)"
-    assert score == f"score {grey_exp.score:.3f}" and 0 < grey_exp.score < 1
+    assert score == f"output {grey_exp.score:.3f}" and 0 < grey_exp.score < 1  # differentiated
     assert caption(wide)[0] == "class 2"
 
 
@@ -156,8 +157,12 @@ def test_image_sinks_write_the_format_the_extension_names(grey_exp, tmp_path, si
 
 @pytest.mark.parametrize("sink", ["grey", "heatmap", "panel"])
 def test_image_sinks_refuse_a_format_pillow_cannot_write(grey_exp, tmp_path, sink):
-    with pytest.raises(xaikit.XaikitError, match=r"output: Pillow does not write .* as \.xyz"):
+    with pytest.raises(xaikit.XaikitError, match=rf"the {sink} sink writes .png, .jpg, .*, not "
+                                                 r"\.xyz; name the output .*h\.png"):
         grey_exp.save(tmp_path / "h.xyz", sink=sink)
+    reg = registry().get("sink", sink)  # a sink called directly says why
+    with pytest.raises(xaikit.XaikitError, match=r"output: Pillow does not write .* as \.xyz"):
+        reg.write(grey_exp, tmp_path / "h.xyz", reg.Params())
     assert list(tmp_path.iterdir()) == []
 
 

@@ -150,4 +150,4 @@ def test_run_of_a_failing_command_fails_the_build(tmp_path):
     warnings = build(tmp_path, "Run\n===\n\n.. xaikit-run::\n\n   xaikit run smoothgrad "
                                "-m missing.nnp -i in.png\n")[1]
     assert "xaikit-run: xaikit run smoothgrad -m missing.nnp -i in.png" in warnings
-    assert "error: model: missing.nnp: no such model file" in warnings
+    assert "error: --model: missing.nnp: no such model file" in warnings
