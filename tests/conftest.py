@@ -22,3 +22,11 @@ def images(tmp_path_factory):
         "grey": make_image(d / "grey.png", size=(8, 8)),
         "rgb": make_image(d / "rgb.png", size=(12, 9), mode="RGB", seed=1),
     }
+
+
+@pytest.fixture(scope="session")
+def doctrees(tmp_path_factory):
+    """The documentation built as ``make docs`` builds it: the folder of its doctrees."""
+    from built_docs import build
+
+    return build(tmp_path_factory.mktemp("docs"))

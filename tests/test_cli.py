@@ -4,25 +4,11 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import xaikit
 from xaikit.builtins.sinks.grey import grey_map
-from xaikit.cli.main import cli, main
-
-
-class _Main:
-    """Lets CliRunner drive main(), the entry point with its error handling."""
-
-    name = "xaikit"
-
-    def main(self, args=None, prog_name=None, **extra):
-        main(list(args))
-
-
-def run(args):
-    return CliRunner().invoke(_Main(), args)
+from xaikit.testing import run_cli as run
 
 
 def test_cli_and_api_give_the_same_map(models, images, tmp_path):
@@ -97,7 +83,7 @@ def test_bad_values_end_with_one_line_and_no_output(models, images, tmp_path, ar
 
 
 def test_help_shows_every_parameter_with_default_and_range():
-    result = CliRunner().invoke(cli, ["run", "smoothgrad", "--help"])
+    result = run(["run", "smoothgrad", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     for expected in [
@@ -133,7 +119,7 @@ def test_top_level_help_shows_whole_command_descriptions():
 
 
 def test_list_shows_plugins_and_packages():
-    result = CliRunner().invoke(cli, ["list"])
+    result = run(["list"])
     assert result.exit_code == 0
     assert re.search(r"smoothgrad +xaikit \(xaikit_smoothgrad\) +SmoothGrad", result.output)
     assert re.search(r"nnp +xaikit \(xaikit\) +Neural Network Console", result.output)
@@ -143,7 +129,7 @@ def test_list_shows_plugins_and_packages():
 
 
 def test_unknown_explainer():
-    result = CliRunner().invoke(cli, ["run", "nope"])
+    result = run(["run", "nope"])
     assert result.exit_code == 2 and "No such command 'nope'" in result.output
 
 
@@ -199,7 +185,7 @@ def test_sink_chosen_by_extension_or_by_name(models, images, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["-o", "{tmp}/results"], "error: --output: {tmp}/results: is a folder; name a file in "
-                              "it, such as {tmp}/results/map.png"),
+                              "it, such as {tmp}/results/smoothgrad.png"),
     (["-m", "{tmp}/results"], "error: --model: {tmp}/results: is a folder, not a model file"),
     (["-i", "{tmp}/results"], "error: --image: {tmp}/results: is a folder, not an image file"),
     (["--labels", "{tmp}/results"], "error: --labels: {tmp}/results: is a folder, not a text "

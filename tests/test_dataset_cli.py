@@ -3,11 +3,9 @@
 import csv
 
 import pytest
-from click.testing import CliRunner
-from test_cli import run
 
-from xaikit.cli.main import cli
 from xaikit.testing import make_dataset_csv
+from xaikit.testing import run_cli as run
 
 
 @pytest.fixture
@@ -128,7 +126,7 @@ def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, a
 
 
 def test_help_shows_the_dataset_options():
-    text = " ".join(CliRunner().invoke(cli, ["run", "smoothgrad", "--help"]).output.split())
+    text = " ".join(run(["run", "smoothgrad", "--help"]).output.split())
     for expected in [
         "--input FILE Dataset CSV whose every row is explained, when no --image is given. "
         "[default: output_result.csv]",

@@ -13,8 +13,8 @@ from PIL import Image
 
 import xaikit
 from xaikit.builtins.sinks.grey import grey_map
+from xaikit.datasets.layout import map_file
 from xaikit.datasets.progress import LogProgress, progress_counter
-from xaikit.datasets.run import map_file
 from xaikit.plugin import manager as plugins
 from xaikit.run.images import load_image
 from xaikit.testing import make_dataset_csv

@@ -6,7 +6,6 @@ examples run, page by page, in a folder holding the demo model and images.
 
 import doctest
 import os
-import pickle
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from built_docs import read_doctree
 from docutils import nodes
 from sphinx import addnodes
 
@@ -29,23 +29,6 @@ builds a package step by step in one folder)."""
 PAGES = sorted(path.relative_to(DOCS).with_suffix("").as_posix() for path in DOCS.rglob("*.rst")
                if "_build" not in path.parts and path.stem not in OWN_RUNNER)
 CHECK = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-
-
-@pytest.fixture(scope="session")
-def doctrees(tmp_path_factory):
-    """Build the site as ``make docs`` does; the folder of the build's doctrees."""
-    out = tmp_path_factory.mktemp("docs")
-    build = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-         "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
-        capture_output=True, text=True,
-    )
-    assert build.returncode == 0, build.stderr
-    return out / "doctrees"
-
-
-def read_doctree(doctrees: Path, page: str) -> nodes.document:
-    return pickle.loads((doctrees / f"{page}.doctree").read_bytes())
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,16 @@ import threading
 import nnc_reference
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from nnc_reference import reference_gradients
 
 import xaikit
-from xaikit.cli.main import main
 from xaikit.engine import noise
 from xaikit.engine import passes as kernel
 from xaikit.engine.backend import CPU, F, nn
 from xaikit.engine.noise import host_copies, noise_sigma
 from xaikit.plugin.manager import registry
 from xaikit.run.images import load_image
-from xaikit.testing import make_nnp, tiny_cnn
+from xaikit.testing import make_nnp, run_cli, tiny_cnn
 
 WEIGHTS = np.random.default_rng(7).normal(size=(2, 1, 4, 4)).astype(np.float32)
 
@@ -215,16 +213,9 @@ def test_missing_cuda_extension_gives_one_line(models, images, monkeypatch, tmp_
                "pip install 'xaikit[cuda]'")
     assert str(error.value) == message
 
-    class Main:
-        name = "xaikit"
-
-        def main(self, args=None, **extra):
-            main(list(args))
-
     out = tmp_path / "map.png"
-    result = CliRunner().invoke(Main(), ["run", "smoothgrad", "-m", str(models["grey"]), "-i",
-                                         str(images["grey"]), "-o", str(out), "--device",
-                                         "cuda", "--device-id", "1"])
+    result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", images["grey"], "-o",
+                      out, "--device", "cuda", "--device-id", "1"])
     assert result.exit_code == 1
     assert result.stderr == f"error: --{message}\n"  # the CLI names the option
     assert not out.exists()

@@ -1,11 +1,17 @@
 """The helpers plugin authors test with: fixtures, run_cli and check_explainer."""
 
+import re
+import sys
+import types
+from typing import Optional
+
 import numpy as np
 import pytest
 from pydantic import Field
 
 import xaikit
-from xaikit.testing import check_explainer, run_cli
+from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
+from xaikit.testing import ContractWarning, check_explainer, run_cli
 
 
 def test_the_pytest_fixtures_are_a_tiny_model_and_image(tiny_nnp, tiny_image, tiny_model):
@@ -86,3 +92,68 @@ def test_an_explain_batch_that_changes_its_images_fails():
 
     with pytest.raises(AssertionError, match="explain_batch changed its input images"):
         check_explainer(Mutating())
+
+
+class Unbounded(Good):
+    name = "unbounded-for-check"
+
+    class Params(xaikit.Params):
+        scale: float = Field(1.0, allow_inf_nan=False, description="Value of every pixel.")
+        steps: Optional[int] = Field(None, ge=1, description="Bounded below: fine.")
+
+
+def test_a_number_without_bounds_gets_a_warning_not_a_failure():
+    with pytest.warns(ContractWarning, match="unbounded-for-check: parameter 'scale' is a "
+                      "number without bounds") as caught:
+        check_explainer(Unbounded())
+    assert len(caught) == 1
+
+
+class Capturing(Good):
+    name = "capturing-for-check"
+
+    class Params(xaikit.Params):
+        labels: str = Field("", description="Would be captured by the run's --labels.")
+
+
+def test_a_parameter_named_like_a_run_option_fails():
+    with pytest.raises(AssertionError, match=re.escape(
+            "capturing-for-check: parameter 'labels' has the name of a run option (--labels); "
+            "rename it")):
+        check_explainer(Capturing())
+
+
+def test_a_hook_function_that_is_no_hook_fails(monkeypatch):
+    module = types.ModuleType("misspelt_for_check")
+
+    @xaikit.hookimpl
+    def register_explainer(register):
+        register(Good())
+
+    module.register_explainer = register_explainer
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    misspelt = type("Misspelt", (Good,), {"name": "misspelt-for-check",
+                                          "__module__": module.__name__})
+    with pytest.raises(AssertionError, match=re.escape(
+            "misspelt-for-check: in 'misspelt_for_check': 'register_explainer' is not an "
+            "xaikit hook and is never called; did you mean 'register_explainers'?")):
+        check_explainer(misspelt())
+
+
+def test_an_installed_explainer_whose_plugin_has_a_misspelt_hook_fails():
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(Good())
+
+        @xaikit.hookimpl
+        def register_sink(self, register):
+            pass
+
+    name = register_plugin(Plugin(), name="misspelt-sink", package="misspelt-pkg")
+    try:
+        with pytest.warns(PluginWarning, match="'register_sink' is not an xaikit hook"):
+            with pytest.raises(AssertionError, match="did you mean 'register_sinks'"):
+                check_explainer("good-for-check")
+    finally:
+        unregister_plugin(name)

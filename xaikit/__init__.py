@@ -2,13 +2,15 @@
 
 from importlib.metadata import version as _version
 
-from xaikit.datasets.run import DatasetResult, RowFailure, explain_dataset
+from xaikit.datasets.result import DatasetResult, RowFailure
+from xaikit.datasets.run import explain_dataset
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
     ModelError,
+    OutputError,
     ParameterError,
     PluginError,
     XaikitError,
@@ -19,9 +21,8 @@ from xaikit.plugin.manager import register_plugin, unregister_plugin
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
 from xaikit.run.explain import explain, explainers, load_model
-from xaikit.run.explanation import Explanation
+from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
-from xaikit.run.outputs import OutputFile, write_outputs
 
 __version__ = _version("xaikit")
 """The installed distribution's version."""
@@ -38,6 +39,7 @@ __all__ = [
     "LoadedModel",
     "ModelAdapter",
     "ModelError",
+    "OutputError",
     "OutputFile",
     "ParameterError",
     "Params",

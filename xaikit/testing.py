@@ -21,20 +21,32 @@ import csv
 import itertools
 import json
 import os
+import sys
 import tempfile
+import typing
+import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
+import annotated_types
 import numpy as np
 
 from xaikit.engine.backend import F, nn
+from xaikit.plugin.errors import PluginError
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.manager import register_plugin, registry, unregister_plugin
-from xaikit.plugin.params import Params, option_name, validate
+from xaikit.plugin.manager import (
+    hook_problems,
+    plugin_manager,
+    register_plugin,
+    registry,
+    unregister_plugin,
+)
+from xaikit.plugin.params import Params, option_name, reserved_fields
 from xaikit.run import explain as api
 from xaikit.run.images import load_image
+from xaikit.run.request import build_request
 
 if TYPE_CHECKING:
     import click.testing
@@ -210,22 +222,37 @@ def run_cli(args: Sequence[str]) -> "click.testing.Result":
     return CliRunner().invoke(Command(), [str(a) for a in args])
 
 
+class ContractWarning(UserWarning):
+    """Advice from :func:`check_explainer`: the explainer works, and could serve its users
+    better (a numeric parameter without bounds)."""
+
+
 def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
     """Check that an explainer keeps xaikit's contract; raise AssertionError saying where not.
 
     Runs it with ``params`` on tiny greyscale and RGB models (Python API, :meth:`explain`,
     :meth:`explain_batch`) and through the CLI, and checks: a name and a description, a
-    ``Params`` schema (a :class:`xaikit.Params`) whose every field has a description, maps
-    of the model's input shape, float32 and finite, input images left unchanged, metadata
-    that JSON can write, ``xaikit run <name> --help`` listing every parameter and
-    ``xaikit run <name>`` writing a map.
+    ``Params`` schema (a :class:`xaikit.Params`) whose every field has a description and
+    none has the name of a run option (``input``, ``labels``...; ``seed`` is the run's to
+    share), no hook function whose name is not a hook (``register_explainer``) in its
+    plugin or its module, maps of the model's input shape, float32 and finite, input
+    images left unchanged, metadata that JSON can write, ``xaikit run <name> --help``
+    listing every parameter and ``xaikit run <name>`` writing a map. A numeric parameter
+    without bounds gives a :class:`ContractWarning`.
 
     :param explainer: an installed explainer's name, or an instance (registered for the
         check if its name is not installed).
-    :param params: explainer parameters for every run (keep them small: few samples).
+    :param params: explainer parameters and run options (``seed``) for every run (keep
+        them small: few samples).
     """
+    plugins = []
     if isinstance(explainer, str):
-        explainer = registry().get("explainer", explainer)
+        try:
+            registration = registry().items["explainer"].get(explainer)
+            explainer = registry().get("explainer", explainer)
+        except PluginError as exc:
+            raise AssertionError(str(exc)) from None
+        plugins.append(plugin_manager().get_plugin(registration.plugin))
     _expect(isinstance(explainer, Explainer), f"{explainer!r} is not an xaikit.Explainer")
     name = getattr(explainer, "name", None)
     _expect(isinstance(name, str) and bool(name), f"{explainer!r} has no name")
@@ -234,8 +261,18 @@ def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
             f"{name}: Params is not a subclass of xaikit.Params")
     for field, info in explainer.Params.model_fields.items():
         _expect(bool(info.description), f"{name}: parameter {field!r} has no description")
-    checked = validate(explainer.Params, params)
-
+    for field in reserved_fields(explainer.Params):
+        _expect(False, f"{name}: parameter {field!r} has the name of a run option "
+                f"({option_name(field)}); rename it")
+    plugins.append(sys.modules.get(type(explainer).__module__))
+    for plugin in filter(None, plugins):
+        for problem in hook_problems(plugin):
+            _expect(False, f"{name}: in {getattr(plugin, '__name__', plugin)!r}: {problem}")
+    for field in _unbounded_fields(explainer.Params):
+        warnings.warn(f"{name}: parameter {field!r} is a number without bounds; give it the "
+                      "range where it makes sense (ge or gt, le or lt): users then see the "
+                      "range in --help and get a one-line error outside it", ContractWarning,
+                      stacklevel=2)
     temporary = None
     if name not in registry().items["explainer"]:
         temporary = register_plugin(_SingleExplainer(explainer), name=f"check-{name}",
@@ -243,12 +280,25 @@ def check_explainer(explainer: Union[str, Explainer], **params: Any) -> None:
     try:
         _expect(type(registry().get("explainer", name)) is type(explainer),
                 f"{name}: the installed explainer of that name is another class")
+        request = build_request(name, {"image": None, **params}, dataset=False, writes=False)
         with tempfile.TemporaryDirectory() as tmp:
-            _check_runs(explainer, checked, Path(tmp))
+            _check_runs(explainer, request.params, params, Path(tmp))
             _check_cli(explainer, params, Path(tmp))
     finally:
         if temporary:
             unregister_plugin(temporary)
+
+
+def _unbounded_fields(schema: Type[Params]) -> List[str]:
+    """The int and float fields of ``schema`` (optional or not) with no bound at all."""
+    found = []
+    for field, info in schema.model_fields.items():
+        kinds = set(typing.get_args(info.annotation)) - {type(None)} or {info.annotation}
+        bounded = any(isinstance(m, (annotated_types.Ge, annotated_types.Gt, annotated_types.Le,
+                                     annotated_types.Lt)) for m in info.metadata)
+        if kinds <= {int, float} and not bounded:
+            found.append(field)
+    return found
 
 
 class _SingleExplainer:
@@ -260,7 +310,7 @@ class _SingleExplainer:
         register(self.explainer)
 
 
-def _check_runs(explainer: Explainer, params: Params, tmp: Path) -> None:
+def _check_runs(explainer: Explainer, params: Params, options: Dict[str, Any], tmp: Path) -> None:
     cases = [(make_nnp(tmp / "grey.nnp", channels=1, size=(8, 8), num_classes=3),
               make_image(tmp / "grey.png", size=(8, 8))),
              (make_nnp(tmp / "rgb.nnp", channels=3, size=(6, 10), num_classes=4, seed=1),
@@ -279,7 +329,7 @@ def _check_runs(explainer: Explainer, params: Params, tmp: Path) -> None:
         _expect(len(results) == 2, f"{where}: explain_batch of 2 images gave {len(results)}")
         for i, result in enumerate(results):
             _check_result(result, model, f"{where}: explain_batch item {i}")
-        explanation = api.explain(explainer.name, model, image_path, last, **params.model_dump())
+        explanation = api.explain(explainer.name, model, image_path, last, **options)
         _expect(explanation.attribution.shape == model.input_shape,
                 f"{where}: xaikit.explain gave shape {explanation.attribution.shape}")
 

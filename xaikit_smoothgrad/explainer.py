@@ -18,6 +18,7 @@ class SmoothGrad(xaikit.Explainer):
 
     name = "smoothgrad"
     description = "SmoothGrad: input gradients averaged over noisy copies (arXiv:1706.03825)"
+    nnc_column = "SmoothGrad"
 
     class Params(xaikit.Params):
         noise_level: float = Field(

@@ -101,7 +101,7 @@ def make_baseline(model: xaikit.LoadedModel, image: np.ndarray, params) -> np.nd
     try:
         return xaikit.load_image(params.baseline, model)
     except xaikit.ImageError as exc:
-        raise xaikit.ParameterError(f"baseline: {str(exc).split(': ', 1)[-1]}") from None
+        raise xaikit.ParameterError(exc.reason, subject="baseline", path=exc.path) from None
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

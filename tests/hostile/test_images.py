@@ -111,13 +111,12 @@ def test_one_pixel_image_is_resized(tmp_path, grey_model):
 
 
 def test_a_run_on_a_bad_image_writes_nothing(tmp_path, models):
-    from click.testing import CliRunner
-
-    from xaikit.cli.main import cli
+    from xaikit.testing import run_cli
 
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     out = tmp_path / "out.png"
-    result = CliRunner().invoke(cli, ["run", "smoothgrad", "-m", str(models["grey"]),
-                                      "-i", str(tmp_path / "bad.png"), "-o", str(out)])
-    assert isinstance(result.exception, xaikit.ImageError)
+    result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", tmp_path / "bad.png",
+                      "-o", out])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: --image: {tmp_path / 'bad.png'}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png"]

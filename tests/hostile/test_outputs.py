@@ -1,21 +1,13 @@
 """Output paths: created when missing, refused clearly when unwritable, never half-written."""
 
 import numpy as np
-from click.testing import CliRunner
 from PIL import Image
 
-from xaikit.cli.main import main
-
-
-class _Main:
-    name = "xaikit"
-
-    def main(self, args=None, prog_name=None, **extra):
-        main(list(args))
+from xaikit.testing import run_cli
 
 
 def run(*args):
-    return CliRunner().invoke(_Main(), ["run", "smoothgrad", *map(str, args)])
+    return run_cli(["run", "smoothgrad", *args])
 
 
 def test_missing_folders_are_created(models, images, tmp_path):

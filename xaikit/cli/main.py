@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Type
+from typing import Any, Dict, List, Optional, Set
 
 import click
 
 from xaikit.cli.options import schema_options
-from xaikit.datasets.run import explain_dataset
-from xaikit.plugin.errors import DatasetError, ParameterError, XaikitError
-from xaikit.plugin.manager import registry
-from xaikit.plugin.params import Params, RunParams, option_name, validate
+from xaikit.datasets import run as datasets
+from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
+from xaikit.plugin.manager import PluginWarning, registry
+from xaikit.plugin.params import option_name
 from xaikit.run import explain as api
-from xaikit.run.outputs import choose_sinks, option_prefix, output_path, write_outputs
+from xaikit.run.explanation import write_explanations
+from xaikit.run.outputs import option_prefix
+from xaikit.run.request import Request, RunParams, build_request
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xaikit")
 def cli() -> None:
     """Explain image classifiers: which pixels drive a decision."""
+    for problem in registry().problems:  # every command tells the same story
+        click.echo(f"warning: {problem}", err=True)
 
 
 @cli.command("list", short_help="Show the installed explainers, model adapters and sinks.")
@@ -47,18 +50,20 @@ class ExplainerGroup(click.Group):
         return api.explainers()
 
     def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
-        if name not in registry().items["explainer"]:
-            return None
-        explainer = registry().get("explainer", name)
-        schemas = (RunParams, explainer.Params)
-        options = [opt for schema in schemas for opt in schema_options(schema)]
+        try:
+            explainer = registry().get("explainer", name)
+        except UnknownPluginError:
+            return None  # click says: No such command
+        run_fields = RunParams.model_fields  # a seed the explainer declares is the run's --seed
+        options = schema_options(RunParams) + [
+            opt for opt in schema_options(explainer.Params) if opt.name not in run_fields]
         for option in options:
             if option.name == "sink":  # validated by xaikit; --help lists the installed ones
                 option.metavar = "[" + "|".join(registry().items["sink"]) + "]"
         return click.Command(
             name,
             params=options + sink_options({o for opt in options for o in opt.opts}),
-            callback=lambda **values: run_explainer(name, schemas, values),
+            callback=lambda **values: run_command(name, values),
             help=explainer.description,
             short_help=explainer.description,
         )
@@ -70,23 +75,38 @@ def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
 
-DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite")
-"""Options of dataset runs, refused with --image."""
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""
 
 
-def run_explainer(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
+def run_command(name: str, values: Dict[str, Any]) -> None:
     """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
-    image = values.get("image")
-    if image is not None and not image.lower().endswith(".csv"):
-        for field in DATASET_ONLY:
-            if values.get(field) is not None:
-                raise ParameterError(f"{field}: only dataset runs use it (--input data.csv); "
-                                     "--image explains one image")
-        run_single(name, schemas, values)
+    request = parse_run(name, values)
+    if request.dataset is None:
+        run_image(request)
     else:
-        run_dataset(name, schemas, values)
+        run_dataset(request)
+
+
+def parse_run(name: str, values: Dict[str, Any]) -> Request:
+    """The request of ``xaikit run <name>`` from click's values: the options given, the
+    sinks' options by sink, and ``-i data.csv`` as the dataset it names."""
+    own = set(RunParams.model_fields) | set(registry().get("explainer", name).Params.model_fields)
+    given = {key: value for key, value in values.items() if key in own and value is not None}
+    image = given.get("image")
+    dataset = image is None or image.lower().endswith(".csv")
+    named_input = "input" in given
+    if image is not None and dataset:
+        if named_input:
+            raise ParameterError(f"given twice: -i {image} and --input {given['input']}",
+                                 subject="input")
+        given["input"] = given.pop("image")
+        named_input = True
+    request = build_request(name, given, sink_values(values, own), dataset=dataset)
+    if dataset and not named_input and not request.dataset.csv.is_file():
+        raise DatasetError("no such file (give an image with --image, or a dataset CSV with "
+                           "--input)", subject="input", path=request.dataset.csv)
+    return request
 
 
 def sink_options(taken: Set[str]) -> List[click.Option]:
@@ -97,69 +117,31 @@ def sink_options(taken: Set[str]) -> List[click.Option]:
             if taken.isdisjoint(opt.opts)]
 
 
-def sink_values(values: Dict[str, Any], schemas: tuple) -> Dict[str, Dict[str, Any]]:
+def sink_values(values: Dict[str, Any], own: Set[str]) -> Dict[str, Dict[str, Any]]:
     """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``; a value
-    under the name of a field of ``schemas`` belongs to that field, not to a sink."""
-    own = {field for schema in schemas for field in schema.model_fields}
+    under the name of a run or explainer field (``own``) is that field's, not a sink's."""
     given: Dict[str, Dict[str, Any]] = {}
     for reg in registry().items["sink"].values():
         for field in reg.obj.Params.model_fields:
             key = option_prefix(reg.name) + field
-            value = None if key in own else values.get(key)
-            if value is not None:
-                given.setdefault(reg.name, {})[field] = value
+            if key not in own and values.get(key) is not None:
+                given.setdefault(reg.name, {})[field] = values[key]
     return given
 
 
-def run_single(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
-    run_params, explainer_params = (_validated(schema, values) for schema in schemas)
-    output = Path(run_params.output or f"{name}.png")
-    sink_params = sink_values(values, schemas)
-    chosen = choose_sinks(output, run_params.sink, sink_params)  # fail before the work
-    if len(chosen) == 1 and not isinstance(run_params.class_index, list):
-        output_path(output, chosen[0][0])  # the name as given: its sink must write it
-    model = api.load_model(run_params.model)
+def run_image(request: Request) -> None:
+    """Explain one image and write its files; print their paths."""
+    model = api.load_model(request.model)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
-    explanations = api.explain(
-        name,
-        model=model,
-        image=run_params.image,
-        class_index=run_params.class_index,
-        labels=run_params.labels,
-        **explainer_params.model_dump(),
-    )
-    for written in write_outputs(explanations, output, run_params.sink, sink_params):
+    explanations = api.explain_image(request, model)
+    for written in write_explanations(explanations, request.output, request.sinks):
         click.echo(str(written.path))
 
 
-def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
+def run_dataset(request: Request) -> None:
     """Explain every row; print the output CSV, the failed rows and a summary."""
-    if values.get("image") is not None:
-        if values.get("input") is not None:
-            raise ParameterError(f"input: given twice: -i {values['image']} and "
-                                 f"--input {values['input']}")
-        values = {**values, "input": values["image"], "image": None}
-    if values.get("class_index") is not None:
-        raise ParameterError("class_index: a dataset run explains each row's label "
-                             "(--label-variable); --class-index is for --image")
-    run_params, explainer_params = (_validated(schema, values) for schema in schemas)
-    if values.get("input") is None and not Path(run_params.input).is_file():
-        raise DatasetError(f"input: {run_params.input}: no such file (give an image with "
-                           "--image, or a dataset CSV with --input)")
-    result = explain_dataset(
-        name,
-        model=run_params.model,
-        input=run_params.input,
-        output=run_params.output,
-        input_variable=run_params.input_variable,
-        label_variable=run_params.label_variable,
-        overwrite=run_params.overwrite,
-        sinks=run_params.sink,
-        sink_params=sink_values(values, schemas),
-        labels=run_params.labels,
-        **explainer_params.model_dump(),
-    )
+    result = datasets.run_dataset(request)
     click.echo(str(result.output))
     for failure in result.failures[:LISTED_FAILURES]:
         click.echo(f"row {failure.row}: {failure.path}: {failure.reason}", err=True)
@@ -169,11 +151,6 @@ def run_dataset(name: str, schemas: tuple, values: Dict[str, Any]) -> None:
     if result.failures:
         raise XaikitError(f"{len(result.failures)} of {len(result.maps)} rows failed; "
                           f"see {result.errors}")
-
-
-def _validated(schema: Type[Params], values: Dict[str, Any]) -> Params:
-    fields = schema.model_fields
-    return validate(schema, {k: v for k, v in values.items() if k in fields and v is not None})
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -198,15 +175,17 @@ def cli_message(message: str) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: errors users can cause end with one line and exit status 1."""
-    warnings.showwarning = _show_warning
-    try:
-        cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
-    except XaikitError as exc:
-        click.echo(f"error: {cli_message(str(exc))}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("ignore", PluginWarning)  # cli() prints the plugins' problems
+        try:
+            cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
+        except XaikitError as exc:
+            click.echo(f"error: {cli_message(str(exc))}", err=True)
+            sys.exit(1)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)

@@ -19,7 +19,7 @@ from typing import IO, Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from xaikit.engine.model import LoadedModel
-from xaikit.run.explanation import write_atomically
+from xaikit.run.outputs import write_atomically
 
 FORMAT = 1
 """Bumped when the manifest's meaning changes; older manifests then redo every row."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable, List, Sequence, Union
 
 from xaikit.plugin.errors import DatasetError
-from xaikit.run.explanation import write_atomically
+from xaikit.run.outputs import write_atomically
 
 _VECTOR_CELL = re.compile(r"^(.*)__(\d+)$")
 
@@ -64,15 +64,15 @@ def read_dataset_csv(
     path = Path(path)
     table = _read_table(path)
     if not table:
-        raise DatasetError(f"input: {path}: the file is empty")
+        raise DatasetError("the file is empty", subject="input", path=path)
     header, rows = table[0], table[1:]
     image = variable_columns(header, input_variable, "input_variable", path)
     if len(image) != 1:
-        raise DatasetError(f"input: {path}: input_variable {input_variable!r} spans "
-                           f"{len(image)} columns; expected one column of image paths")
+        raise DatasetError(f"input_variable {input_variable!r} spans {len(image)} columns; "
+                           "expected one column of image paths", subject="input", path=path)
     labels = variable_columns(header, label_variable, "label_variable", path)
     if not rows:
-        raise DatasetError(f"input: {path}: no data rows after the header")
+        raise DatasetError("no data rows after the header", subject="input", path=path)
     return DatasetCSV(path, header, rows, image[0], labels)
 
 
@@ -81,11 +81,12 @@ def variable_columns(header: Sequence[str], variable: str, param: str, path: Pat
     names = [cell.split(":", 1)[0].strip() for cell in header]
     twice = [name for name, count in Counter(names).items() if name and count > 1]
     if twice:
-        raise DatasetError(f"input: {path}: column {twice[0]!r} appears twice in the header")
+        raise DatasetError(f"column {twice[0]!r} appears twice in the header",
+                           subject="input", path=path)
     if variable in names:
         if any(_vector_name(n)[0] == variable for n in names):
-            raise DatasetError(f"input: {path}: {param} {variable!r} is both a column and a "
-                               f"vector ({variable}__0...)")
+            raise DatasetError(f"{param} {variable!r} is both a column and a vector "
+                               f"({variable}__0...)", subject="input", path=path)
         return [names.index(variable)]
     vector = {}
     for position, name in enumerate(names):
@@ -93,10 +94,12 @@ def variable_columns(header: Sequence[str], variable: str, param: str, path: Pat
         if base == variable:
             vector[index] = position
     if not vector:
-        raise DatasetError(_missing_variable(names, variable, param, path))
+        raise DatasetError(_missing_variable(names, variable, param), subject="input",
+                           path=path)
     if sorted(vector) != list(range(len(vector))):
-        raise DatasetError(f"input: {path}: the columns of {param} {variable!r} are not "
-                           f"numbered {variable}__0 to {variable}__{len(vector) - 1}")
+        raise DatasetError(f"the columns of {param} {variable!r} are not numbered "
+                           f"{variable}__0 to {variable}__{len(vector) - 1}",
+                           subject="input", path=path)
     return [vector[i] for i in range(len(vector))]
 
 
@@ -136,18 +139,20 @@ def write_csv(path: Path, rows: Iterable[Sequence[str]]) -> None:
 
 def _read_table(path: Path) -> List[List[str]]:
     if path.is_dir():
-        raise DatasetError(f"input: {path}: is a folder, not a dataset CSV")
+        raise DatasetError("is a folder, not a dataset CSV", subject="input", path=path)
     if not path.is_file():
-        raise DatasetError(f"input: {path}: no such file")
+        raise DatasetError("no such file", subject="input", path=path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             return [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"input: {path}: not UTF-8 text (byte {exc.start})") from None
+        raise DatasetError(f"not UTF-8 text (byte {exc.start})", subject="input",
+                           path=path) from None
     except csv.Error as exc:
-        raise DatasetError(f"input: {path}: not a CSV file: {exc}") from None
+        raise DatasetError(f"not a CSV file: {exc}", subject="input", path=path) from None
     except OSError as exc:
-        raise DatasetError(f"input: {path}: cannot read: {exc.strerror or exc}") from None
+        raise DatasetError(f"cannot read: {exc.strerror or exc}", subject="input",
+                           path=path) from None
 
 
 def _vector_name(name: str):
@@ -155,15 +160,14 @@ def _vector_name(name: str):
     return (match.group(1), int(match.group(2))) if match else (None, None)
 
 
-def _missing_variable(names: List[str], variable: str, param: str, path: Path) -> str:
+def _missing_variable(names: List[str], variable: str, param: str) -> str:
     if any(_looks_like_data(name) for name in names):
-        return (f"input: {path}: the first line is not a header (it starts with "
+        return (f"the first line is not a header (it starts with "
                 f"{names[0]!r}); NNC dataset CSVs start with variable names such as "
                 "x:image,y:label")
     variables = sorted({_vector_name(n)[0] or n for n in names})
     shown = [v if v.isprintable() else repr(v) for v in variables]  # one line, always
-    return (f"input: {path}: no variable {variable!r} for {param} "
-            f"(variables: {', '.join(shown)})")
+    return f"no variable {variable!r} for {param} (variables: {', '.join(shown)})"
 
 
 def _looks_like_data(name: str) -> bool:

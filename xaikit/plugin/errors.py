@@ -1,10 +1,37 @@
-"""Errors a user can cause. The CLI prints them as one line and exits non-zero."""
+"""Errors a user can cause. The CLI prints them as one line and exits non-zero.
+
+An error's class is its kind, and its parts are fields: code that handles one reads
+``reason``, ``subject`` and ``path``, never the message.
+"""
 
 from __future__ import annotations
 
+import os
+from typing import Optional, Union
+
 
 class XaikitError(Exception):
-    """Base class of every error xaikit raises for bad input."""
+    """Base class of every error xaikit raises for bad input.
+
+    The message is ``subject: path: reason``, leaving out the parts that are None:
+    ``XaikitError("no such file", subject="image", path="a.png")`` reads
+    ``image: a.png: no such file``.
+
+    :param reason: what is wrong.
+    :param subject: the parameter or option concerned (``image``, ``output``, ``labels``).
+    :param path: the file concerned.
+    """
+
+    def __init__(self, reason: str, *, subject: Optional[str] = None,
+                 path: Union[str, "os.PathLike[str]", None] = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.subject = subject
+        self.path = path
+
+    def __str__(self) -> str:
+        return ": ".join(str(part) for part in (self.subject, self.path, self.reason)
+                         if part is not None)
 
 
 class ParameterError(XaikitError, ValueError):
@@ -23,6 +50,10 @@ class DatasetError(XaikitError):
     """A dataset CSV cannot be read or lacks a column the run needs."""
 
 
+class OutputError(XaikitError):
+    """An output cannot be written: no sink for its extension, an unwritable folder."""
+
+
 class PluginError(XaikitError):
     """A plugin is broken or clashes with another plugin."""
 
@@ -31,6 +62,6 @@ class UnknownPluginError(PluginError, LookupError):
     """No installed plugin has the requested name."""
 
 
-for _error in (XaikitError, ParameterError, ModelError, ImageError, DatasetError, PluginError,
-               UnknownPluginError):
+for _error in (XaikitError, ParameterError, ModelError, ImageError, DatasetError, OutputError,
+               PluginError, UnknownPluginError):
     _error.__module__ = "xaikit"  # tracebacks name the public spelling: xaikit.ParameterError

@@ -43,7 +43,9 @@ class Explainer:
     Subclasses set ``name`` (what users type after ``xaikit run``), ``description``
     (one line for listings) and a nested ``Params`` schema, and implement :meth:`explain`.
     They may set ``nnc_column``, the first column of a dataset run's output CSV (NNC's
-    method name, ``SmoothGrad``); by default it is the class's name.
+    method name, ``SmoothGrad``); by default it is ``name``. A parameter may not have the
+    name of a run option (``input``, ``labels``...), except ``seed``: an explainer that
+    declares one receives the run's.
     One instance serves every call; parameters arrive validated, per call.
     """
 

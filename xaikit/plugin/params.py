@@ -8,12 +8,11 @@ option's value a file path (``FILE`` in ``--help``, completed as a path by shell
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, List, Type, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from xaikit.plugin.errors import ParameterError
-from xaikit.run.classes import ClassTarget
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -24,67 +23,26 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RunParams(Params):
-    """What every ``xaikit run`` needs besides the explainer's own parameters."""
+RUN_OPTIONS = frozenset({
+    "model", "image", "class_index", "output", "sink", "labels", "input", "input_variable",
+    "label_variable", "overwrite", "seed", "smooth_samples", "smooth_noise_level",
+    "smooth_variant",
+})
+"""The options of every run (``xaikit run``'s, and keywords of :func:`xaikit.explain` and
+:func:`xaikit.explain_dataset`)."""
 
-    model: str = Field(
-        "results.nnp",
-        description="Model file (*.nnp) to explain.",
-        json_schema_extra={"aliases": ["-m"], "file": True},
-    )
-    image: Optional[str] = Field(
-        None,
-        description="Image file to analyse. A .csv file is a dataset: "
-        "-i takes either, as NNC's two plugins do.",
-        json_schema_extra={"aliases": ["-i"], "file": True},
-    )
-    class_index: ClassTarget = Field(
-        0,
-        description="Index of the class to explain; 'predicted' for the model's top "
-        "class, or several indices such as 3,5,7 for one map each.",
-        json_schema_extra={"aliases": ["-c"]},
-    )
-    output: Optional[str] = Field(
-        None,
-        description="Output file: the map of one image (without --sink its extension picks "
-        "the sink: grey for any image format; several sinks or classes add .<sink> or "
-        ".class<N> before the extension), or a dataset's CSV. "
-        "Default: <explainer>.png or <explainer>.csv.",
-        json_schema_extra={"aliases": ["-o"], "file": True},
-    )
-    sink: Tuple[str, ...] = Field(
-        (),
-        description="Sink to write the map with; repeat for several: "
-        "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
-    )
-    labels: Optional[str] = Field(
-        None,
-        description="Text file naming the classes, one per line, for panels and outputs.",
-        json_schema_extra={"file": True},
-    )
-    input: str = Field(
-        "output_result.csv",
-        min_length=1,
-        description="Dataset CSV whose every row is explained, when no --image is given.",
-        json_schema_extra={"file": True},
-    )
-    input_variable: str = Field(
-        "x",
-        min_length=1,
-        description="Dataset variable holding the image paths.",
-        json_schema_extra={"aliases": ["-v1"]},
-    )
-    label_variable: str = Field(
-        "y",
-        min_length=1,
-        description="Dataset variable holding each row's class: an index, or a one-hot or "
-        "score vector (y__0, y__1...).",
-        json_schema_extra={"aliases": ["-v2"]},
-    )
-    overwrite: bool = Field(
-        False,
-        description="Dataset runs: redo the maps an earlier run made with the same settings.",
-    )
+API_KEYWORDS = frozenset({"explainer", "sinks", "sink_params", "progress", "chunk_size"})
+"""Further keywords of :func:`xaikit.explain_dataset`."""
+
+SHARED = frozenset({"seed"})
+"""Run options an explainer may declare: it then receives the run's value."""
+
+
+def reserved_fields(schema: Type[BaseModel]) -> List[str]:
+    """The fields of an explainer's ``schema`` that the run's own options would capture
+    (``input``, ``labels``...): xaikit refuses to register such an explainer."""
+    taken = (RUN_OPTIONS | API_KEYWORDS) - SHARED
+    return [name for name in schema.model_fields if name in taken]
 
 
 def option_name(field: str) -> str:

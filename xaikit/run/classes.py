@@ -95,16 +95,16 @@ def class_names(
 def read_labels(path: Path) -> List[str]:
     """Names from a text file, one per line (UTF-8, with or without a byte-order mark)."""
     if path.is_dir():
-        raise ParameterError(f"labels: {path}: is a folder, not a text file")
+        raise ParameterError("is a folder, not a text file", subject="labels", path=path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ParameterError(f"labels: {path}: no such file") from None
+        raise ParameterError("no such file", subject="labels", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"labels: {path}: cannot read: {exc}") from None
+        raise ParameterError(f"cannot read: {exc}", subject="labels", path=path) from None
     names = [line.strip() for line in text.splitlines()]
     while names and not names[-1]:
         names.pop()
     if "" in names:
-        raise ParameterError(f"labels: {path}: line {names.index('') + 1} is empty")
+        raise ParameterError(f"line {names.index('') + 1} is empty", subject="labels", path=path)
     return names

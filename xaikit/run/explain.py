@@ -11,10 +11,10 @@ from xaikit.engine.model import LoadedModel
 from xaikit.plugin.errors import ModelError, ParameterError
 from xaikit.plugin.explainer import Attribution
 from xaikit.plugin.manager import registry
-from xaikit.plugin.params import RunParams, validate
-from xaikit.run.classes import class_names, resolve_classes
-from xaikit.run.explanation import Explanation
+from xaikit.run.classes import resolve_classes
+from xaikit.run.explanation import Context, Explanation
 from xaikit.run.images import load_image, read_image
+from xaikit.run.request import Request, build_request
 
 
 def load_model(ref: Any, **options: Any) -> LoadedModel:
@@ -29,7 +29,7 @@ def load_model(ref: Any, **options: Any) -> LoadedModel:
     for reg in reversed(registry().items["adapter"].values()):  # plugins before built-ins
         if reg.obj.accepts(ref):
             return reg.obj.load(ref, **options)
-    raise ModelError(f"model: no installed adapter loads a {type(ref).__name__}")
+    raise ModelError(f"no installed adapter loads a {type(ref).__name__}", subject="model")
 
 
 def explainers() -> List[str]:
@@ -54,44 +54,45 @@ def explain(
     :param class_index: the output entry to explain; ``"predicted"`` for the model's top
         class on ``image``; or a list (``[3, 5]`` or ``"3,5"``) for one explanation per class.
     :param labels: class names: a text file with one per line, or a sequence.
-    :param params: the explainer's parameters, validated by its ``Params`` schema.
+    :param params: the explainer's parameters, validated by its ``Params`` schema, and
+        the run's options: ``seed``.
     :returns: an :class:`Explanation`; for a list of classes, a list of them in its order.
     :raises XaikitError: for any bad input, with a message naming the parameter.
     """
-    algorithm = registry().get("explainer", explainer)
-    checked = validate(algorithm.Params, params)
-    target = validate(RunParams, {"class_index": class_index}).class_index
-    loaded = load_model(model)
-    names = class_names(labels, loaded.num_classes)
-    preprocessed = isinstance(image, np.ndarray) and image.shape == loaded.input_shape
+    request = build_request(
+        explainer,
+        {"model": model, "image": image, "class_index": class_index, "labels": labels,
+         **params},
+        dataset=False,
+        writes=False,
+    )
+    explanations = explain_image(request, load_model(request.model))
+    return explanations if isinstance(request.classes, list) else explanations[0]
+
+
+def explain_image(request: Request, model: LoadedModel) -> List[Explanation]:
+    """The explanations a request on one image asks for, one per class, in its order."""
+    context = Context.of(request, model)
+    image = request.image
+    preprocessed = isinstance(image, np.ndarray) and image.shape == model.input_shape
     original = None if preprocessed else read_image(image)
-    pixels = load_image(image if original is None else original, loaded)
-    scores = loaded.predict(pixels[None])[0]
-    indices = resolve_classes(target, scores)
+    pixels = load_image(image if original is None else original, model)
+    scores = model.predict(pixels[None])[0]
+    indices = resolve_classes(request.classes, scores)
     for index in indices:
-        check_class_index(index, loaded)
-    explanations = []
-    for index in indices:
-        result = Attribution.of(algorithm.explain(loaded, pixels, index, checked))
-        explanations.append(Explanation(
-            attribution=result.values,
-            input=pixels,
-            class_index=index,
-            explainer=explainer,
-            params=checked.model_dump(),
-            model=loaded.name,
-            score=float(scores[index]),
-            class_name=names[index] if names else None,
-            image=original,
-            reported=dict(result.metadata),
-        ))
-    return explanations if isinstance(target, list) else explanations[0]
+        check_class_index(index, model)
+    return [context.explanation(
+                pixels, index,
+                Attribution.of(request.explainer.explain(model, pixels, index, request.params)),
+                float(scores[index]), original)
+            for index in indices]
 
 
 def check_class_index(class_index: int, model: LoadedModel) -> None:
     """Refuse a class index past the model's output width."""
     if class_index >= model.num_classes:
         raise ParameterError(
-            f"class_index: {class_index} is past the output width of {model.name} "
-            f"({model.num_classes} classes: 0 to {model.num_classes - 1})"
+            f"{class_index} is past the output width of {model.name} "
+            f"({model.num_classes} classes: 0 to {model.num_classes - 1})",
+            subject="class_index",
         )

@@ -1,21 +1,28 @@
-"""What an explainer produced, and saving it through a sink."""
+"""What an explainer produced, assembled in one place, and writing it through sinks."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
-from xaikit.plugin.errors import XaikitError
-from xaikit.plugin.params import validate
-
-DEFAULT_SINK = "grey"
-"""NNC's output; it wins an extension that several sinks write (``.png``)."""
+from xaikit.engine.model import LoadedModel
+from xaikit.plugin.errors import OutputError
+from xaikit.plugin.explainer import Attribution
+from xaikit.run.classes import class_names
+from xaikit.run.outputs import (
+    SinkChoice,
+    SinkParams,
+    choose_sinks,
+    output_path,
+    sink_for,
+    write_atomically,
+)
+from xaikit.run.request import Request
 
 
 @dataclass(repr=False)
@@ -64,62 +71,110 @@ class Explanation:
 
         The file appears complete or not at all; missing folders are created.
         """
-        from xaikit.plugin.manager import registry
-        from xaikit.run.outputs import output_path
-
         path = Path(path)
-        chosen = registry().get("sink", sink) if sink else sink_for(path)
-        output_path(path, chosen)  # refuses an extension the sink does not write
-        params = validate(chosen.Params, sink_params)
-        write_atomically(path, lambda tmp: chosen.write(self, tmp, params))
+        name = sink or sink_for(path).name
+        [choice] = choose_sinks(path, [name], {name: sink_params})
+        output_path(path, choice.sink)  # refuses an extension the sink does not write
+        _write(choice, self, path)
         return path
 
 
-def sink_for(path: Path):
-    """The sink that writes ``path``'s extension: the only one, or grey among several."""
-    from xaikit.plugin.manager import registry
+@dataclass(frozen=True)
+class Context:
+    """What every explanation of one run shares: the explainer and its parameters, the
+    model, the class names. :meth:`explanation` is where explanations are assembled."""
 
-    suffix = path.suffix.lower()
-    sinks = [reg.obj for reg in registry().items["sink"].values()]
-    writers = [sink for sink in sinks if suffix in sink.extensions]
-    if len(writers) > 1:
-        writers = [sink for sink in writers if sink.name == DEFAULT_SINK] or writers
-    if len(writers) == 1:
-        return writers[0]
-    if writers:
-        names = ", ".join(sink.name for sink in writers)
-        raise XaikitError(f"output: several sinks write {suffix} ({names}); choose one with "
-                          "--sink (sink= in Python)")
-    known = sorted({e for sink in sinks for e in sink.extensions[:5]}, key=_first_listed(sinks))
-    raise XaikitError(f"output: no sink writes {suffix or 'files without an extension'} "
-                      f"(known extensions: {', '.join(known)}, ...)")
+    explainer: str
+    params: Dict[str, Any]
+    model: str
+    names: Optional[List[str]] = None
+    """One name per class, from the run's labels."""
 
+    @classmethod
+    def of(cls, request: Request, model: LoadedModel) -> "Context":
+        """The context of ``request`` on ``model``; reads the labels."""
+        return cls(request.name, request.params.model_dump(), model.name,
+                   class_names(request.labels, model.num_classes))
 
-def _first_listed(sinks):
-    """Sort key: an extension's place in the sinks' lists (their usual ones first)."""
-    return lambda e: (min(s.extensions.index(e) for s in sinks if e in s.extensions), e)
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(tmp)`` with a temporary path beside ``path``, then rename it into place."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise XaikitError(f"output: cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; outputs are ordinary
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise XaikitError(f"output: cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    def explanation(
+        self,
+        pixels: np.ndarray,
+        class_index: int,
+        attribution: Attribution,
+        score: float,
+        image: Optional[Image.Image] = None,
+        facts: Optional[Mapping[str, Any]] = None,
+    ) -> Explanation:
+        """The explanation of ``class_index`` on ``pixels``; ``facts`` (a dataset row's
+        number and image cell) come before what the explainer reported."""
+        return Explanation(
+            attribution=attribution.values,
+            input=pixels,
+            class_index=class_index,
+            explainer=self.explainer,
+            params=self.params,
+            model=self.model,
+            score=score,
+            class_name=self.names[class_index] if self.names else None,
+            image=image,
+            reported={**(facts or {}), **attribution.metadata},
+        )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+@dataclass(frozen=True)
+class OutputFile:
+    """One file written: where, by which sink, and the explanation it shows."""
+
+    path: Path
+    sink: str
+    explanation: Explanation
+
+
+def write_outputs(
+    explanations: Union[Explanation, Sequence[Explanation]],
+    output: Union[str, "os.PathLike[str]"],
+    sinks: Sequence[str] = (),
+    sink_params: Optional[SinkParams] = None,
+) -> List[OutputFile]:
+    """Write each explanation through each sink, named by the rule in
+    :mod:`xaikit.run.outputs`.
+
+    :param explanations: one explanation, or several (one per class) of the same image.
+    :param output: the output path the user gave.
+    :param sinks: sink names; none: the one ``output``'s extension selects.
+    :param sink_params: parameters by sink name, validated by each sink's ``Params``.
+    :returns: the files written, explanation by explanation, sinks in the order given.
+    """
+    return write_explanations(explanations, Path(output),
+                              choose_sinks(output, sinks, sink_params))
+
+
+def write_explanations(
+    explanations: Union[Explanation, Sequence[Explanation]],
+    output: Path,
+    sinks: Sequence[SinkChoice],
+) -> List[OutputFile]:
+    """:func:`write_outputs` through sinks already chosen (a :class:`Request`'s)."""
+    if isinstance(explanations, Explanation):
+        explanations = [explanations]
+    several_classes = len(explanations) > 1
+    planned = [
+        (explanation, choice,
+         output_path(output, choice.sink, explanation.class_index if several_classes else None,
+                     several_sinks=len(sinks) > 1))
+        for explanation in explanations
+        for choice in sinks
+    ]
+    paths = [path for *_, path in planned]
+    if len(set(paths)) < len(paths):
+        raise OutputError("two explanations of one class would be written to one file",
+                          subject="output")
+    written = []
+    for explanation, choice, path in planned:
+        _write(choice, explanation, path)
+        written.append(OutputFile(path, choice.sink.name, explanation))
+    return written
+
+
+def _write(choice: SinkChoice, explanation: Explanation, path: Path) -> None:
+    write_atomically(path, lambda tmp: choice.sink.write(explanation, tmp, choice.params))

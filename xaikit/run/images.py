@@ -42,8 +42,8 @@ def read_image(source: Any) -> Image.Image:
     elif isinstance(source, (str, os.PathLike)):
         image = open_image(Path(source))
     else:
-        raise ImageError(f"image: expected a path, a PIL image or a numpy array, "
-                         f"got {type(source).__name__}")
+        raise ImageError(f"expected a path, a PIL image or a numpy array, got "
+                         f"{type(source).__name__}", subject="image")
     if image.mode.startswith("I;16") or image.mode == "I":
         # 16-bit greyscale: convert("L") would clip at 255, so rescale first.
         wide = np.asarray(image, dtype=np.float64)
@@ -54,24 +54,24 @@ def read_image(source: Any) -> Image.Image:
 def open_image(path: Path) -> Image.Image:
     """Open and decode ``path``, refusing missing, non-image and oversized files."""
     if path.is_dir():
-        raise ImageError(f"image: {path}: is a folder, not an image file")
+        raise ImageError("is a folder, not an image file", subject="image", path=path)
     if not path.is_file():
-        raise ImageError(f"image: {path}: no such file")
+        raise ImageError("no such file", subject="image", path=path)
     try:
         with Image.open(path) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise ImageError(f"image: {path}: {width}x{height} pixels is more than the "
-                                 f"limit of {MAX_IMAGE_PIXELS}")
+                raise ImageError(f"{width}x{height} pixels is more than the limit of "
+                                 f"{MAX_IMAGE_PIXELS}", subject="image", path=path)
             image.load()
             return image
     except UnidentifiedImageError:
-        raise ImageError(f"image: {path}: not an image file") from None
+        raise ImageError("not an image file", subject="image", path=path) from None
     except Image.DecompressionBombError:  # Pillow's own, larger limit, checked on open
-        raise ImageError(f"image: {path}: more than the limit of {MAX_IMAGE_PIXELS} "
-                         "pixels") from None
+        raise ImageError(f"more than the limit of {MAX_IMAGE_PIXELS} pixels", subject="image",
+                         path=path) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"image: {path}: cannot decode: {exc}") from None
+        raise ImageError(f"cannot decode: {exc}", subject="image", path=path) from None
 
 
 def preprocess(image: Image.Image, model: LoadedModel) -> np.ndarray:
@@ -79,8 +79,8 @@ def preprocess(image: Image.Image, model: LoadedModel) -> np.ndarray:
     channels, height, width = model.input_shape
     mode = _MODES.get(channels)
     if mode is None:
-        raise ImageError(f"image: the model takes {channels}-channel input; pass a "
-                         f"preprocessed array of shape {model.input_shape}")
+        raise ImageError(f"the model takes {channels}-channel input; pass a preprocessed "
+                         f"array of shape {model.input_shape}", subject="image")
     image = image.convert(mode)
     if image.size != (width, height):
         image = image.resize((width, height), Image.BILINEAR)
@@ -95,8 +95,8 @@ def _from_array(array: np.ndarray) -> Image.Image:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ImageError(f"image: an array of shape {array.shape} is neither pixels (H, W) "
-                         "or (H, W, C) nor the model's input shape")
+        raise ImageError(f"an array of shape {array.shape} is neither pixels (H, W) or "
+                         "(H, W, C) nor the model's input shape", subject="image")
     if not np.isfinite(array).all():
-        raise ImageError("image: the array holds NaN or infinite values")
+        raise ImageError("the array holds NaN or infinite values", subject="image")
     return Image.fromarray(np.clip(np.round(array), 0, 255).astype(np.uint8))

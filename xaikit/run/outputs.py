@@ -1,4 +1,5 @@
-"""Writing explanations through one or more sinks, and the file names that gives.
+"""Where explanations go: the sinks chosen, with their parameters validated, the names of the
+files they write, and writing a file atomically.
 
 One explanation through one sink is written to the output path as given (so NNC command
 lines keep their output). Otherwise each file's name adds, before the extension,
@@ -18,27 +19,29 @@ instead when the sink does not write the given one (``map.png`` through ``grey``
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
 
-from xaikit.plugin.errors import ParameterError, UnknownPluginError, XaikitError
+from xaikit.plugin.errors import OutputError, ParameterError, UnknownPluginError
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import Params, validate
 from xaikit.plugin.sink import Sink
-from xaikit.run.explanation import Explanation, sink_for, write_atomically
 
 SinkParams = Mapping[str, Mapping[str, Any]]
 """Parameters by sink name: ``{"heatmap": {"alpha": 0.4}}``."""
 
+DEFAULT_SINK = "grey"
+"""NNC's output; it wins an extension that several sinks write (``.png``)."""
+
 
 @dataclass(frozen=True)
-class OutputFile:
-    """One file written: where, by which sink, and the explanation it shows."""
+class SinkChoice:
+    """A sink chosen for a run, with its validated parameters."""
 
-    path: Path
-    sink: str
-    explanation: Explanation
+    sink: Sink
+    params: Params
 
 
 def option_prefix(sink_name: str) -> str:
@@ -50,33 +53,54 @@ def choose_sinks(
     output: Union[str, "os.PathLike[str]"],
     names: Sequence[str] = (),
     params: Optional[SinkParams] = None,
-) -> List[Tuple[Sink, Params]]:
+) -> List[SinkChoice]:
     """The sinks ``names`` (none: the one ``output``'s extension selects), each with its
-    validated parameters. Cheap: call it before the work to fail early.
+    validated parameters. Every run chooses its sinks here, before the work.
 
-    :raises XaikitError: an unknown sink, parameters for a sink not chosen, or a bad
-        parameter, named ``<sink>_<parameter>`` (``heatmap_alpha``).
+    :raises XaikitError: an unknown sink, no sink or several for the extension,
+        parameters for a sink not chosen, or a bad parameter, named
+        ``<sink>_<parameter>`` (``heatmap_alpha``).
     """
-    if Path(output).is_dir():
-        raise XaikitError(f"output: {output}: is a folder; name a file in it, such as "
-                          f"{Path(output) / 'map.png'}")
     sinks = [_sink(name) for name in dict.fromkeys(names)] or [sink_for(Path(output))]
     params = {name: values for name, values in (params or {}).items() if values}
     chosen = {sink.name for sink in sinks}
     for name, values in params.items():
         if name not in chosen:
-            first = option_prefix(name) + next(iter(values))
-            raise ParameterError(f"{first}: the {name} sink is not chosen; add --sink {name}")
-    return [(sink, validate(sink.Params, dict(params.get(sink.name, {})),
-                            prefix=option_prefix(sink.name)))
+            raise ParameterError(f"the {name} sink is not chosen; add --sink {name}",
+                                 subject=option_prefix(name) + next(iter(values)))
+    return [SinkChoice(sink, validate(sink.Params, dict(params.get(sink.name, {})),
+                                      prefix=option_prefix(sink.name)))
             for sink in sinks]
+
+
+def sink_for(path: Path) -> Sink:
+    """The sink that writes ``path``'s extension: the only one, or grey among several."""
+    suffix = path.suffix.lower()
+    sinks = [reg.obj for reg in registry().items["sink"].values()]
+    writers = [sink for sink in sinks if suffix in sink.extensions]
+    if len(writers) > 1:
+        writers = [sink for sink in writers if sink.name == DEFAULT_SINK] or writers
+    if len(writers) == 1:
+        return writers[0]
+    if writers:
+        names = ", ".join(sink.name for sink in writers)
+        raise OutputError(f"several sinks write {suffix} ({names}); choose one with --sink "
+                          "(sink= in Python)", subject="output")
+    known = sorted({e for sink in sinks for e in sink.extensions[:5]}, key=_first_listed(sinks))
+    raise OutputError(f"no sink writes {suffix or 'files without an extension'} "
+                      f"(known extensions: {', '.join(known)}, ...)", subject="output")
+
+
+def _first_listed(sinks: Sequence[Sink]) -> Callable[[str], Any]:
+    """Sort key: an extension's place in the sinks' lists (their usual ones first)."""
+    return lambda e: (min(s.extensions.index(e) for s in sinks if e in s.extensions), e)
 
 
 def _sink(name: str) -> Sink:
     try:
         return registry().get("sink", name)
     except UnknownPluginError as exc:
-        raise UnknownPluginError(f"sink: {exc}") from None
+        raise UnknownPluginError(exc.reason, subject="sink") from None
 
 
 def output_path(
@@ -84,21 +108,24 @@ def output_path(
     sink: Sink,
     class_index: Optional[int] = None,
     several_sinks: bool = False,
+    made: bool = False,
 ) -> Path:
     """Where ``sink`` writes for ``output`` (the rule in this module's docstring).
 
     :param class_index: set when several classes are written, to add ``.class<N>``.
     :param several_sinks: add ``.<sink>``.
-    :raises XaikitError: the name is used as given and ``sink`` does not write its extension.
+    :param made: ``output`` is a name xaikit made (a dataset row's), not the user's.
+    :raises OutputError: the name is used as given and ``sink`` does not write its extension.
     """
     output = Path(output)
     suffix = output.suffix
     if sink.extensions and suffix.lower() not in sink.extensions:
-        if class_index is None and not several_sinks:
+        if class_index is None and not several_sinks and not made:
             writes = ", ".join(sink.extensions[:5]) + (", ..." if len(sink.extensions) > 5 else "")
-            raise XaikitError(f"output: {output}: the {sink.name} sink writes {writes}, not "
+            raise OutputError(f"the {sink.name} sink writes {writes}, not "
                               f"{suffix or 'files without an extension'}; name the output "
-                              f"{output.with_suffix(sink.extensions[0])}")
+                              f"{output.with_suffix(sink.extensions[0])}", subject="output",
+                              path=output)
         suffix = sink.extensions[0]
     name = output.stem if output.suffix else output.name
     if class_index is not None:
@@ -108,40 +135,30 @@ def output_path(
     return output.with_name(name + suffix)
 
 
-def write_outputs(
-    explanations: Union[Explanation, Sequence[Explanation]],
-    output: Union[str, "os.PathLike[str]"],
-    sinks: Sequence[str] = (),
-    sink_params: Optional[SinkParams] = None,
-) -> List[OutputFile]:
-    """Write each explanation through each sink, named by the rule in this module's docstring.
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` with a temporary path beside ``path``, then rename it into place:
+    the file appears complete or not at all. Missing folders are created.
 
-    :param explanations: one explanation, or several (one per class) of the same image.
-    :param output: the output path the user gave.
-    :param sinks: sink names; none: the one ``output``'s extension selects.
-    :param sink_params: parameters by sink name, validated by each sink's ``Params``.
-    :returns: the files written, explanation by explanation, sinks in the order given.
+    :raises OutputError: the folder or the file cannot be written.
     """
-    if isinstance(explanations, Explanation):
-        explanations = [explanations]
-    chosen = choose_sinks(output, sinks, sink_params)
-    several_classes = len(explanations) > 1
-    planned = [
-        (explanation, sink, params,
-         output_path(output, sink, explanation.class_index if several_classes else None,
-                     several_sinks=len(chosen) > 1))
-        for explanation in explanations
-        for sink, params in chosen
-    ]
-    paths = [path for *_, path in planned]
-    if len(set(paths)) < len(paths):
-        raise XaikitError("output: two explanations of one class would be written to one file")
-    written = []
-    for explanation, sink, params, path in planned:
-        write_atomically(path, _writer(sink, explanation, params))
-        written.append(OutputFile(path, sink.name, explanation))
-    return written
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", subject="output") from None
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; outputs are ordinary
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", subject="output") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
-def _writer(sink: Sink, explanation: Explanation, params: Params) -> Callable[[Path], None]:
-    return lambda tmp: sink.write(explanation, tmp, params)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -23,8 +23,8 @@ from sphinx.util.docutils import SphinxDirective
 from xaikit.cli.options import option_spellings, range_text
 from xaikit.plugin.errors import XaikitError
 from xaikit.plugin.manager import registry
-from xaikit.plugin.params import RunParams
 from xaikit.run.outputs import option_prefix
+from xaikit.run.request import RunParams
 
 KIND_TITLES = {"explainer": "Explainers", "sink": "Sinks"}
 COLUMNS = (("Parameter", 14), ("CLI", 18), ("Type", 10), ("Default", 10), ("Range", 12),
@@ -161,8 +161,8 @@ class ParamsDirective(SphinxDirective):
     def _all_sections(self) -> List[nodes.Node]:
         reg = registry()
         reporter = self.state.document.reporter
-        messages = [reporter.warning(f"xaikit-params: {failure}", line=self.lineno)
-                    for failure in reg.failures]
+        messages = [reporter.warning(f"xaikit-params: {problem}", line=self.lineno)
+                    for problem in reg.problems]
         run = _section("xaikit run", "xaikit-run")
         run += nodes.paragraph("", "Every ", nodes.literal(text="xaikit run"),
                                nodes.Text(" takes these, whichever the explainer."))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xaikit.plugin.errors import XaikitError
+from xaikit.plugin.errors import OutputError
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
@@ -29,8 +29,8 @@ def grey_map(attribution: np.ndarray) -> np.ndarray:
     if not np.issubdtype(attribution.dtype, np.floating):
         attribution = attribution.astype(np.float32)
     if attribution.ndim not in (1, 2, 3):
-        raise XaikitError(f"grey: a map of shape {attribution.shape} has no grey picture; "
-                          "write it with the npy sink")
+        raise OutputError(f"a map of shape {attribution.shape} has no grey picture; write it "
+                          "with the npy sink", subject="output")
     if attribution.ndim == 1:  # (units,): a pixel per unit
         magnitude = np.abs(attribution)[None]
     else:  # NNC's sum over channels; (channels, length) gives one row

@@ -10,7 +10,7 @@ from PIL import Image
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from xaikit.plugin.errors import XaikitError
+from xaikit.plugin.errors import OutputError
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.params import Params as ParamsBase
 from xaikit.plugin.sink import Sink
@@ -34,8 +34,8 @@ def scaled_magnitude(attribution: np.ndarray, percentile: float) -> np.ndarray:
     few extreme pixels do not darken the rest. A constant map is all 0.
     """
     if np.ndim(attribution) != 3:
-        raise XaikitError(f"output: a map of shape {np.shape(attribution)} is not a picture "
-                          "to lay over the image; write it with the grey or npy sink")
+        raise OutputError(f"a map of shape {np.shape(attribution)} is not a picture to lay "
+                          "over the image; write it with the grey or npy sink", subject="output")
     magnitude = np.abs(np.asarray(attribution, dtype=np.float64)).sum(axis=0)
     lo, hi = magnitude.min(), np.percentile(magnitude, percentile)
     if hi <= lo:

@@ -9,7 +9,7 @@ from typing import Tuple
 
 from PIL import Image
 
-from xaikit.plugin.errors import XaikitError
+from xaikit.plugin.errors import OutputError
 
 COMMON = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 """The formats people look for first, in the order listings show them."""
@@ -40,10 +40,10 @@ def save_image(image: Image.Image, path: Path) -> None:
     """Save ``image`` in the format that ``path``'s extension names."""
     extensions = writable_extensions(image.mode)
     if path.suffix.lower() not in extensions:
-        raise XaikitError(f"output: Pillow does not write {image.mode} images as "
+        raise OutputError(f"Pillow does not write {image.mode} images as "
                           f"{path.suffix or 'files without an extension'} (it writes "
-                          f"{', '.join(extensions)})")
+                          f"{', '.join(extensions)})", subject="output")
     try:
         image.save(path)
     except (KeyError, ValueError, OSError) as exc:
-        raise XaikitError(f"output: cannot write {path.name}: {exc}") from None
+        raise OutputError(f"cannot write {path.name}: {exc}", subject="output") from None

@@ -1,0 +1,66 @@
+"""Attributing a chunk of dataset rows: the one step of a dataset run that needs the model.
+
+:func:`attribute_chunk` reads and writes no file and no manifest; its arguments and
+results pickle. It can run wherever the model is (another process, another machine)
+while the caller reads the images and writes the maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Sequence, Union
+
+import numpy as np
+
+from xaikit.engine.model import LoadedModel
+from xaikit.plugin.errors import XaikitError
+from xaikit.plugin.explainer import Attribution, Explainer
+from xaikit.plugin.params import Params
+
+
+@dataclass(frozen=True)
+class RowInput:
+    """A row to attribute: its number, its preprocessed image and its class."""
+
+    row: int
+    pixels: np.ndarray
+    class_index: int
+
+
+@dataclass(frozen=True)
+class Attributed:
+    """A row's attribution, and the model's score for its class."""
+
+    row: int
+    class_index: int
+    attribution: Attribution
+    score: float
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A row the explainer refused (an :class:`xaikit.XaikitError` it raised)."""
+
+    row: int
+    reason: str
+
+
+def attribute_chunk(explainer: Explainer, params: Params, model: LoadedModel,
+                    rows: Sequence[RowInput]) -> List[Union[Attributed, Refused]]:
+    """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk;
+    when the explainer refuses the chunk, row by row, so that its error fails only the
+    rows it is about."""
+    if not rows:
+        return []
+    images = np.stack([item.pixels for item in rows])
+    classes = [item.class_index for item in rows]
+    try:
+        results = explainer.explain_batch(model, images, classes, params)
+    except XaikitError as exc:
+        if len(rows) == 1:
+            return [Refused(rows[0].row, str(exc))]
+        return [result for item in rows
+                for result in attribute_chunk(explainer, params, model, [item])]
+    scores = model.predict(images)[np.arange(len(rows)), classes]
+    return [Attributed(item.row, item.class_index, Attribution.of(result), float(score))
+            for item, result, score in zip(rows, results, scores)]

@@ -1,0 +1,49 @@
+"""Finishing a dataset run: the output CSV, the errors file, the manifest compacted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Optional
+
+from xaikit.datasets.layout import errors_file, map_files
+from xaikit.datasets.nnc_csv import write_csv
+from xaikit.datasets.save import RowWriter
+
+
+def finish(writer: RowWriter, classes: Mapping[int, int], column: str) -> Optional[Path]:
+    """Write the output CSV, the errors file (or remove a stale one) and the manifest with
+    the rows that have their files; returns the errors file, None when no row failed.
+
+    The output CSV is the input CSV with ``column`` first, holding each row's map
+    relative to the output CSV's folder (empty for a failed row), a column per further
+    sink (``<column>.<sink>``), and at the end the class explained, its name when
+    labels were given, and the model's score for it.
+    """
+    data, output, sinks = writer.data, writer.output, writer.sinks
+    names = writer.context.names
+    done_rows = writer.manifest.done
+    relative = Path(output.name)
+    header = ([column] + [f"{column}.{choice.sink.name}" for choice in sinks[1:]]
+              + data.header + ["class:explained"]
+              + (["class_name:explained"] if names else []) + ["score:model output"])
+    table = [header]
+    for row, cells in enumerate(data.rows):
+        done = row in writer.maps and row in done_rows
+        files = ([p.as_posix() for p in map_files(relative, row, sinks)] if done
+                 else [""] * len(sinks))
+        index = classes.get(row) if done else None
+        facts = ["" if index is None else str(index)]
+        if names:
+            facts.append("" if index is None else names[index])
+        score = done_rows[row].get("score") if done else None
+        facts.append("" if score is None else f"{score:.6g}")
+        table.append(files + cells + facts)
+    write_csv(output, table)
+    errors = errors_file(output)
+    if writer.failures:
+        write_csv(errors, [["row", "path", "reason"]] + [
+            [str(f.row), f.path, f.reason] for _, f in sorted(writer.failures.items())])
+    elif errors.is_file():
+        errors.unlink()
+    writer.manifest.compact(list(range(len(data.rows))))
+    return errors if writer.failures else None

@@ -1,0 +1,223 @@
+"""One run, parsed and validated once, before any work.
+
+``xaikit run``, :func:`xaikit.explain` and :func:`xaikit.explain_dataset` each turn what
+they were given into a :class:`Request` with :func:`build_request` and hand it down: the
+explainer and its parameters, the sinks and theirs, the classes, the input (an image or a
+dataset CSV), the output and the run's options. The Python API takes the run's options as
+keywords beside the explainer's parameters; an explainer may not name a parameter after a
+run option (:func:`xaikit.plugin.params.reserved_fields`), except ``seed``, which an
+explainer that declares one receives from the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Mapping, Optional, Tuple, Union
+
+from pydantic import Field
+
+from xaikit.datasets.layout import MAP_SUFFIX, output_csv
+from xaikit.plugin.errors import OutputError, ParameterError
+from xaikit.plugin.explainer import Explainer
+from xaikit.plugin.manager import registry
+from xaikit.plugin.params import Params, validate
+from xaikit.run.classes import ClassTarget
+from xaikit.run.outputs import SinkChoice, SinkParams, choose_sinks, output_path
+
+MAX_SEED = 2**32 - 1
+
+
+class RunParams(Params):
+    """What every ``xaikit run`` takes besides the explainer's and the sinks' parameters."""
+
+    model: str = Field(
+        "results.nnp",
+        description="Model file (*.nnp) to explain.",
+        json_schema_extra={"aliases": ["-m"], "file": True},
+    )
+    image: Optional[str] = Field(
+        None,
+        description="Image file to analyse. A .csv file is a dataset: "
+        "-i takes either, as NNC's two plugins do.",
+        json_schema_extra={"aliases": ["-i"], "file": True},
+    )
+    class_index: ClassTarget = Field(
+        0,
+        description="Index of the class to explain; 'predicted' for the model's top "
+        "class, or several indices such as 3,5,7 for one map each.",
+        json_schema_extra={"aliases": ["-c"]},
+    )
+    output: Optional[str] = Field(
+        None,
+        description="Output file: the map of one image (without --sink its extension picks "
+        "the sink: grey for any image format; several sinks or classes add .<sink> or "
+        ".class<N> before the extension), or a dataset's CSV. "
+        "Default: <explainer>.png or <explainer>.csv.",
+        json_schema_extra={"aliases": ["-o"], "file": True},
+    )
+    sink: Tuple[str, ...] = Field(
+        (),
+        description="Sink to write the map with; repeat for several: "
+        "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
+    )
+    labels: Optional[str] = Field(
+        None,
+        description="Text file naming the classes, one per line, for panels and outputs.",
+        json_schema_extra={"file": True},
+    )
+    seed: Optional[int] = Field(
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="Seed of the noise, and of whatever else the run draws at random: the "
+        "same seed gives the same maps. An explainer with a seed parameter of its own gets "
+        "this one. Default: fresh noise each run.",
+    )
+    input: str = Field(
+        "output_result.csv",
+        min_length=1,
+        description="Dataset CSV whose every row is explained, when no --image is given.",
+        json_schema_extra={"file": True},
+    )
+    input_variable: str = Field(
+        "x",
+        min_length=1,
+        description="Dataset variable holding the image paths.",
+        json_schema_extra={"aliases": ["-v1"]},
+    )
+    label_variable: str = Field(
+        "y",
+        min_length=1,
+        description="Dataset variable holding each row's class: an index, or a one-hot or "
+        "score vector (y__0, y__1...).",
+        json_schema_extra={"aliases": ["-v2"]},
+    )
+    overwrite: bool = Field(
+        False,
+        description="Dataset runs: redo the maps an earlier run made with the same settings.",
+    )
+
+
+DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite")
+"""Options of dataset runs, refused in a run on one image."""
+WRITING = ("output", "sink")
+"""Options of runs that write files; :func:`xaikit.explain` returns explanations instead."""
+OBJECTS = ("model", "image", "labels")
+"""Options the Python API also takes as objects (a loaded model, a PIL image or an array,
+a list of names): handed down as given, read where they are used."""
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """The input of a dataset run: the CSV and the variables to read from it."""
+
+    csv: Path
+    input_variable: str
+    label_variable: str
+    overwrite: bool
+    """Redo the maps an earlier run made with the same settings."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One run, validated: everything the work needs, nothing read from disk yet."""
+
+    explainer: Explainer
+    params: Params
+    """The explainer's parameters, validated by its schema; a ``seed`` it declares is the
+    run's."""
+    model: Any
+    """A model reference or a :class:`xaikit.LoadedModel`, as given."""
+    image: Any = None
+    """The image of a run on one image (a path, a PIL image or an array), as given."""
+    dataset: Optional[DatasetInput] = None
+    """The dataset of a dataset run."""
+    classes: Union[int, str, List[int]] = 0
+    """An index, ``"predicted"`` or a list of indices (runs on one image)."""
+    labels: Any = None
+    """Class names: a file, a sequence, or None."""
+    output: Optional[Path] = None
+    """Where the run writes (None: it returns explanations and writes nothing)."""
+    sinks: Tuple[SinkChoice, ...] = ()
+    seed: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        """The explainer's registered name."""
+        return self.explainer.name
+
+
+def build_request(
+    explainer: str,
+    options: Mapping[str, Any],
+    sink_params: Optional[SinkParams] = None,
+    *,
+    dataset: bool,
+    writes: bool = True,
+) -> Request:
+    """Validate a run: ``options`` holds run options (the fields of :class:`RunParams`)
+    and the explainer's parameters, by name; ``sink_params`` the sinks' parameters by sink.
+
+    :param dataset: a dataset run (``input``) rather than a run on one ``image``.
+    :param writes: the run writes its explanations (``output``, ``sink``); a run that
+        returns them refuses those options.
+    :raises XaikitError: naming the first option or parameter that is wrong.
+    """
+    algorithm = registry().get("explainer", explainer)
+    run_fields = RunParams.model_fields
+    given = {k: v for k, v in options.items() if k in run_fields}
+    own = {k: v for k, v in options.items() if k not in run_fields}
+    _refuse_misplaced(given, dataset, writes)
+    run = validate(RunParams, {k: v for k, v in given.items() if k not in OBJECTS})
+    if run.seed is not None and "seed" in algorithm.Params.model_fields:
+        own["seed"] = run.seed
+    params = validate(algorithm.Params, own)
+    chosen: List[SinkChoice] = []
+    output = None
+    source = None
+    if dataset:
+        source = DatasetInput(Path(run.input), run.input_variable, run.label_variable,
+                              run.overwrite)
+        output = output_csv(run.output, explainer, source.csv)
+        chosen = choose_sinks(Path("map" + MAP_SUFFIX), run.sink, sink_params)
+    elif writes:
+        output = Path(run.output or f"{explainer}.png")
+        if output.is_dir():
+            raise OutputError(f"is a folder; name a file in it, such as "
+                              f"{output / (explainer + '.png')}", subject="output", path=output)
+        chosen = choose_sinks(output, run.sink, sink_params)
+        if len(chosen) == 1 and not isinstance(run.class_index, list):
+            output_path(output, chosen[0].sink)  # the name as given: its sink must write it
+    return Request(
+        explainer=algorithm,
+        params=params,
+        model=given.get("model", run.model),
+        image=given.get("image"),
+        dataset=source,
+        classes=run.class_index,
+        labels=given.get("labels"),
+        output=output,
+        sinks=tuple(chosen),
+        seed=run.seed,
+    )
+
+
+def _refuse_misplaced(given: Mapping[str, Any], dataset: bool, writes: bool) -> None:
+    if dataset:
+        if "class_index" in given:
+            raise ParameterError("a dataset run explains each row's label (--label-variable); "
+                                 "--class-index is for --image", subject="class_index")
+        if "image" in given:
+            raise ParameterError("a dataset run reads its images from the CSV (--input)",
+                                 subject="image")
+        return
+    for field in DATASET_ONLY:
+        if field in given:
+            raise ParameterError("only dataset runs use it (--input data.csv); --image "
+                                 "explains one image", subject=field)
+    if not writes:
+        for field in WRITING:
+            if field in given:
+                raise ParameterError("xaikit.explain returns explanations; write them with "
+                                     "Explanation.save or xaikit.write_outputs", subject=field)
