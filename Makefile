@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs clean FORCE
+.PHONY: demo test docs mutation clean FORCE
 
 EXAMPLES := examples/xaikit-gradcam examples/xaikit-integrated-gradients
 
@@ -13,7 +13,9 @@ VENV_PYTHON := $(shell scripts/find-python.sh $(BIN)/python 2>/dev/null)
 
 $(STAMP): $(VENV)/pyvenv.cfg pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,docs]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	# nnabla's ONNX importer, without the converter's TensorFlow requirements (see pyproject)
+	$(BIN)/python -m pip install --quiet --no-deps nnabla-converter==1.39.0
 	@touch $@
 
 $(VENV)/pyvenv.cfg: $(if $(VENV_PYTHON),,FORCE)
@@ -40,7 +42,12 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html -d docs/_build/doctrees docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
+# Mutation testing (docs/testing.rst): slow, so not part of `make test`.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python scripts/mutation.py
+
 clean:
-	rm -rf $(VENV) smoothgrad.png docs/_build
+	rm -rf $(VENV) smoothgrad.png docs/_build mutants
 
 FORCE:

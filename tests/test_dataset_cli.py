@@ -55,8 +55,8 @@ def test_the_model_is_loaded_once(models, dataset, tmp_path, monkeypatch):
 
     loads = []
     load = NnpAdapter.load
-    monkeypatch.setattr(NnpAdapter, "load", lambda self, ref, **o: loads.append(ref) or
-                        load(self, ref, **o))
+    monkeypatch.setattr(NnpAdapter, "load", lambda self, ref, params: loads.append(ref) or
+                        load(self, ref, params))
     result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(dataset),
                   "-o", str(tmp_path / "out.csv"), "-n", "1"])
     assert result.exit_code == 0, result.output

@@ -94,3 +94,18 @@ def test_maps_of_other_shapes_are_rows_of_pixels_or_refused():
     np.testing.assert_array_equal(grey_map(lengths), reference_grey_image(lengths)[None])
     with pytest.raises(xaikit.XaikitError, match=r"a map of shape \(2, 3, 4, 5\) has no grey"):
         grey_map(np.ones((2, 3, 4, 5), np.float32))
+
+
+def test_constant_map_is_black_not_garbage():
+    with np.errstate(all="raise"):  # black by choice, not by casting 0 / 0 to a byte
+        for constant in (np.zeros((1, 5, 5)), np.full((3, 5, 5), 7.0)):
+            out = grey_map(constant)
+            assert out.dtype == np.uint8 and out.shape == (5, 5) and not out.any()
+
+
+def test_sparse_map_is_white_above_its_coinciding_percentiles():
+    attribution = np.zeros((1, 20, 20))
+    attribution[0, 3, 4] = 2.0  # percentiles 1 and 99 are both 0
+    assert np.percentile(np.abs(attribution), 99) == 0
+    out = grey_map(attribution)
+    assert out[3, 4] == 255 and out.sum() == 255

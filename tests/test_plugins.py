@@ -43,7 +43,7 @@ class Fixed(xaikit.ModelAdapter):
     def accepts(self, ref):
         return ref == "fixed"
 
-    def load(self, ref, **options):
+    def load(self, ref, params):
         from xaikit.testing import tiny_cnn
         return xaikit.load_model(lambda x: tiny_cnn(x, 2), input_shape=(1, 4, 4), name="fixed")
 

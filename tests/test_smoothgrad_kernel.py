@@ -8,6 +8,7 @@ import nnc_reference
 import numpy as np
 import pytest
 from nnc_reference import reference_gradients
+from PIL import Image
 
 import xaikit
 from xaikit.engine import noise
@@ -294,3 +295,78 @@ def test_threads_explaining_with_one_model_take_turns(models, images):
     for t in callers:
         t.join()
     assert len(maps) == 4 and all(np.array_equal(m, alone) for m in maps)
+
+
+def half_sum_of_squares(x):
+    """score = sum(x**2) / 2, so d score / dx = x: the gradients are the noisy copies."""
+    return F.reshape(F.sum(F.mul2(x, x), axis=(1, 2, 3)) * 0.5, (x.shape[0], 1))
+
+
+@pytest.mark.parametrize("raw,low,high,sigma", [
+    (False, 51, 102, 0.1 * (102 - 51) / 255),  # a dim image, preprocessed to 0.2-0.4: 0.02
+    (True, 0, 255, 0.1 * 255),  # no_image_normalization: pixels stay 0-255: 25.5
+])
+def test_noise_spread_is_the_level_times_the_preprocessed_images_range(raw, low, high, sigma):
+    model = xaikit.load_model(half_sum_of_squares, input_shape=(1, 4, 4),
+                              no_image_normalization=raw)
+    pixels = np.linspace(low, high, 16).round().astype(np.uint8).reshape(4, 4)
+    image = Image.fromarray(pixels, "L")
+    run = lambda variant: xaikit.explain(  # noqa: E731
+        "smoothgrad", model=model, image=image, variant=variant, noise_level=0.1,
+        num_samples=2000, seed=0).attribution
+    # The gradient at copy j is the copy itself: its variance over the copies is the
+    # noise's, and its mean is the preprocessed image.
+    np.testing.assert_allclose(run("smoothgrad")[0], pixels * (1.0 if raw else 1 / 255),
+                               atol=5 * sigma / np.sqrt(2000))
+    spread = np.sqrt(run("vargrad").mean())
+    assert abs(spread / sigma - 1) < 0.02
+
+
+def test_partial_sums_are_added_in_pass_order_whatever_finishes_first(quad, monkeypatch):
+    """Passes whose sums, added in float64, depend on their order: 1e20 + 1 - 1e20 is 0 in
+    pass order, 1 if the last pass comes before the second. Three threads finish the
+    passes in the order 2, 0, 1: each of the first two waits for the one before it
+    (briefly, when one thread runs them in order)."""
+    image = np.ones((1, 4, 4), dtype=np.float32)
+    partial = {0: 1e20, 1: 1.0, 2: -1e20}  # by sample index, one sample per pass
+    done = {start: threading.Event() for start in partial}
+    after = {0: done[2], 1: done[0]}
+    host_sums = kernel._host_sums
+
+    def sums_finishing_late(grads, segments, wanted):
+        (segment,) = segments
+        if segment.start in after:
+            after[segment.start].wait(timeout=0.5)
+        sums = host_sums(grads, segments, wanted)
+        sums["sums"][0] = partial[segment.start]
+        done[segment.start].set()
+        return sums
+
+    monkeypatch.setattr(kernel, "_host_sums", sums_finishing_late)
+    maps = []
+    for threads in (1, 3):
+        for event in done.values():
+            event.clear()
+        maps.append(smoothgrad(quad, image, variant="smoothgrad", num_samples=3, batch_size=1,
+                               seed=0, threads=threads))
+    assert not maps[0].any()  # ((1e20 + 1) - 1e20) / 3
+    assert np.array_equal(maps[0], maps[1])
+
+
+def test_a_pass_adds_up_its_rows_in_float64():
+    """In float32, 1e8 + 1 - 1e8 is 0, and 2**24 + 1 is 2**24."""
+    def pass_sums(*values):
+        rows = np.array(values, dtype=np.float32).reshape(len(values), 1, 1, 1)
+        sums = kernel._host_sums(rows, [kernel.Segment(0, 0, len(values))], ("sums", "squares"))
+        return sums["sums"][0, 0, 0, 0], sums["squares"][0, 0, 0, 0]
+
+    assert pass_sums(1e8, 1.0, -1e8)[0] == 1.0
+    assert pass_sums(4096.0, 1.0, -4096.0)[1] == 2 * 2**24 + 1
+
+
+def test_default_threads_are_the_cores_on_the_cpu_and_one_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(kernel, "cpu_cores", lambda: 3)
+    assert kernel.default_threads(CPU) == 3
+    monkeypatch.setattr(kernel, "cpu_cores", lambda: 64)
+    assert kernel.default_threads(CPU) == kernel.MAX_AUTO_THREADS == 8
+    assert kernel.default_threads(xaikit.engine.backend.Device("cuda", 0)) == 1

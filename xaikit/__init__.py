@@ -5,7 +5,7 @@ from importlib.metadata import version as _version
 from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
+from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -44,6 +44,7 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "Preprocessing",
     "RowFailure",
     "Sink",
     "XaikitError",

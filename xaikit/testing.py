@@ -155,6 +155,93 @@ def make_nnp(
     )
 
 
+def make_onnx(
+    path: PathLike,
+    *,
+    channels: int = 3,
+    size: Tuple[int, int] = (8, 8),
+    num_classes: int = 3,
+    batch: Optional[int] = 1,
+    layout: str = "nchw",
+    flatten: str = "flatten",
+    output: str = "softmax",
+    seed: int = 0,
+) -> Path:
+    """A tiny residual CNN with random weights as an ONNX file (opset 13), for tests.
+
+    Convolution, batch norm, ReLU, max pool, a residual block (convolution, ReLU, average
+    pool, add), global average pool, then ``flatten`` (``"flatten"``, ``"reshape"`` to a
+    constant target, or ``"computed"``: a target computed from the tensor's shape, as
+    ``x.view(x.size(0), -1)`` exports) and a Gemm: the logits ``"logits"``, put through
+    ``output`` (``"softmax"``, ``"sigmoid"`` or ``"logits"``) into ``"y"``. ``batch`` None
+    makes the batch dimension dynamic; ``layout="nhwc"`` takes (batch, H, W, C) and
+    transposes it, as TensorFlow exports do. Needs the ``onnx`` package.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    hidden = 4
+    height, width = size
+    weights = {
+        "conv1_w": rng.normal(0, 0.4, (hidden, channels, 3, 3)),
+        "conv1_b": rng.normal(0, 0.1, hidden),
+        "bn_scale": rng.uniform(0.5, 1.5, hidden), "bn_bias": rng.normal(0, 0.1, hidden),
+        "bn_mean": rng.normal(0, 0.1, hidden), "bn_var": rng.uniform(0.5, 1.5, hidden),
+        "conv2_w": rng.normal(0, 0.3, (hidden, hidden, 3, 3)),
+        "conv2_b": rng.normal(0, 0.1, hidden),
+        "fc_w": rng.normal(0, 0.5, (num_classes, hidden)),
+        "fc_b": rng.normal(0, 0.1, num_classes),
+    }
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    node = helper.make_node
+    nodes = [node("Transpose", ["x"], ["x_nchw"], perm=[0, 3, 1, 2])] if layout == "nhwc" else []
+    first = "x_nchw" if layout == "nhwc" else "x"
+    nodes += [
+        node("Conv", [first, "conv1_w", "conv1_b"], ["conv1"], pads=[1, 1, 1, 1]),
+        node("BatchNormalization", ["conv1", "bn_scale", "bn_bias", "bn_mean", "bn_var"], ["bn"]),
+        node("Relu", ["bn"], ["relu1"]),
+        node("MaxPool", ["relu1"], ["pool1"], kernel_shape=[2, 2], strides=[2, 2]),
+        node("Conv", ["pool1", "conv2_w", "conv2_b"], ["conv2"], pads=[1, 1, 1, 1]),
+        node("Relu", ["conv2"], ["relu2"]),
+        node("AveragePool", ["relu2"], ["pool2"], kernel_shape=[3, 3], strides=[1, 1],
+             pads=[1, 1, 1, 1], count_include_pad=1),
+        node("Add", ["pool2", "pool1"], ["residual"]),
+        node("GlobalAveragePool", ["residual"], ["gap"]),
+    ]
+    if flatten == "flatten":
+        nodes.append(node("Flatten", ["gap"], ["features"], axis=1))
+    elif flatten == "reshape":
+        inits.append(numpy_helper.from_array(np.array([-1, hidden], np.int64), "target"))
+        nodes.append(node("Reshape", ["gap", "target"], ["features"]))
+    else:
+        inits += [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+                  numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+                  numpy_helper.from_array(np.array([-1], np.int64), "rest")]
+        nodes += [node("Shape", ["gap"], ["gap_shape"]),
+                  node("Gather", ["gap_shape", "zero"], ["rows"], axis=0),
+                  node("Unsqueeze", ["rows", "axis0"], ["rows1"]),
+                  node("Concat", ["rows1", "rest"], ["target"], axis=0),
+                  node("Reshape", ["gap", "target"], ["features"])]
+    nodes.append(node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1))
+    if output == "logits":
+        nodes.append(node("Identity", ["logits"], ["y"]))
+    else:
+        final = {"softmax": "Softmax", "sigmoid": "Sigmoid"}[output]
+        nodes.append(node(final, ["logits"], ["y"]))
+    shape = [batch if batch else "batch"] + (
+        [height, width, channels] if layout == "nhwc" else [channels, height, width])
+    graph = helper.make_graph(
+        nodes, "tiny_residual_cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[0], num_classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)
+
+
 def make_image(
     path: PathLike, *, size: Tuple[int, int] = (8, 8), mode: str = "L", seed: int = 0
 ) -> Path:

@@ -2,6 +2,7 @@
 lose nothing."""
 
 import csv
+import errno
 import io
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -138,6 +140,58 @@ def test_an_interrupted_run_keeps_the_old_csv_and_the_rerun_does_each_row_once(
             for row in done} == stamps
     rows = list(csv.reader(open(out)))
     assert len(rows) == 101 and all(r[0] == f"out/0000/{i}.png" for i, r in enumerate(rows[1:]))
+
+
+class FillingFile:
+    """A file being written to a disk that fills up after ``room`` more characters."""
+
+    def __init__(self, file, room):
+        self._file, self._room = file, room
+
+    def write(self, text):
+        if len(text) > self._room:
+            self._file.write(text[:self._room])
+            self._room = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room -= len(text)
+        return self._file.write(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._file.__exit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+def test_a_full_disk_halfway_through_the_csv_keeps_the_old_one(models, tmp_path, monkeypatch):
+    data = make_dataset_csv(tmp_path / "data" / "d.csv", rows=40, size=(4, 4))
+    out = tmp_path / "out.csv"
+    args = ["run", "smoothgrad", "-m", models["grey"], "-i", data, "-o", out, "--num-samples", "2"]
+    assert run_cli(args).exit_code == 0
+    before = out.read_bytes()
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    real_open = io.open
+
+    def open_on_a_full_disk(file, mode="r", *args, **kwargs):
+        """Files written as CSVs beside ``out`` (it, or its temporary copy) fill the disk
+        halfway through ``out``'s size."""
+        opened = real_open(file, mode, *args, **kwargs)
+        if (isinstance(file, (str, os.PathLike)) and Path(file).parent == tmp_path
+                and Path(file).suffix == ".csv" and set(mode) & set("wax+")):
+            return FillingFile(opened, len(before) // 2)
+        return opened
+
+    monkeypatch.setattr("builtins.open", open_on_a_full_disk)
+    monkeypatch.setattr(io, "open", open_on_a_full_disk)
+    result = run_cli(args)
+    monkeypatch.undo()
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing  # no temporary file left
+    assert result.exit_code == 1
+    assert result.stderr == f"error: --output: cannot write {out}: No space left on device\n"
 
 
 CELLS = st.text(alphabet=st.sampled_from(list('ab1,;:"\n\r\t\ufeff./\\ y_x0')), max_size=80)

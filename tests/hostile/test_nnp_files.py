@@ -84,9 +84,13 @@ def test_nntxt_that_does_not_parse(good, tmp_path):
            "net.nntxt does not parse")
 
 
-def test_no_executor(good, tmp_path):
-    expect(edited(good, tmp_path / "noexec.nnp", lambda t: t[:t.index("executor {")]),
-           "the model has no executor")
+def test_no_executor_and_two_networks(good, tmp_path):
+    def two_networks(text):
+        network = text[:text.index("dataset {")]
+        return text[:text.index("executor {")] + network.replace('"MainRuntime"', '"Copy"', 1)
+
+    expect(edited(good, tmp_path / "noexec.nnp", two_networks),
+           "the model has no executor and 2 networks (MainRuntime, Copy)")
 
 
 def test_executor_naming_a_missing_network(good, tmp_path):

@@ -62,7 +62,7 @@ class ExplainerGroup(click.Group):
                 option.metavar = "[" + "|".join(registry().items["sink"]) + "]"
         return click.Command(
             name,
-            params=options + sink_options({o for opt in options for o in opt.opts}),
+            params=options + prefixed_options(options),
             callback=lambda **values: run_command(name, values),
             help=explainer.description,
             short_help=explainer.description,
@@ -90,7 +90,8 @@ def run_command(name: str, values: Dict[str, Any]) -> None:
 
 def parse_run(name: str, values: Dict[str, Any]) -> Request:
     """The request of ``xaikit run <name>`` from click's values: the options given, the
-    sinks' options by sink, and ``-i data.csv`` as the dataset it names."""
+    sinks' and model adapters' options by plugin, and ``-i data.csv`` as the dataset it
+    names."""
     own = set(RunParams.model_fields) | set(registry().get("explainer", name).Params.model_fields)
     given = {key: value for key, value in values.items() if key in own and value is not None}
     image = given.get("image")
@@ -102,26 +103,37 @@ def parse_run(name: str, values: Dict[str, Any]) -> Request:
                                  subject="input")
         given["input"] = given.pop("image")
         named_input = True
-    request = build_request(name, given, sink_values(values, own), dataset=dataset)
+    request = build_request(name, given, prefixed_values("sink", values, own),
+                            prefixed_values("adapter", values, own), dataset=dataset)
     if dataset and not named_input and not request.dataset.csv.is_file():
         raise DatasetError("no such file (give an image with --image, or a dataset CSV with "
                            "--input)", subject="input", path=request.dataset.csv)
     return request
 
 
-def sink_options(taken: Set[str]) -> List[click.Option]:
-    """``--<sink>-<parameter>`` for every installed sink's parameters; an option spelled
-    like a run or explainer option is left out (theirs wins)."""
-    return [opt for reg in registry().items["sink"].values()
-            for opt in schema_options(reg.obj.Params, prefix=option_prefix(reg.name))
-            if taken.isdisjoint(opt.opts)]
+def prefixed_options(taken: List[click.Option]) -> List[click.Option]:
+    """``--<sink>-<parameter>`` for every installed sink's parameters and
+    ``--<adapter>-<parameter>`` for those of every adapter that reads files
+    (``--onnx-mean``); an option spelled like an earlier one is left out (that one wins)."""
+    spelled = {o for opt in taken for o in opt.opts}
+    plugins = list(registry().items["sink"].values()) + [
+        reg for reg in registry().items["adapter"].values() if reg.obj.extensions]
+    options = []
+    for reg in plugins:
+        for opt in schema_options(reg.obj.Params, prefix=option_prefix(reg.name)):
+            if spelled.isdisjoint(opt.opts):
+                options.append(opt)
+                spelled.update(opt.opts)
+    return options
 
 
-def sink_values(values: Dict[str, Any], own: Set[str]) -> Dict[str, Dict[str, Any]]:
-    """The sink options given, by sink name: ``{"heatmap": {"alpha": 0.3}}``; a value
-    under the name of a run or explainer field (``own``) is that field's, not a sink's."""
+def prefixed_values(kind: str, values: Dict[str, Any], own: Set[str]
+                    ) -> Dict[str, Dict[str, Any]]:
+    """The ``--<plugin>-<parameter>`` options given for the plugins of ``kind`` (``sink``,
+    ``adapter``), by plugin name: ``{"heatmap": {"alpha": 0.3}}``; a value under the name
+    of a run or explainer field (``own``) is that field's, not a plugin's."""
     given: Dict[str, Dict[str, Any]] = {}
-    for reg in registry().items["sink"].values():
+    for reg in registry().items[kind].values():
         for field in reg.obj.Params.model_fields:
             key = option_prefix(reg.name) + field
             if key not in own and values.get(key) is not None:
@@ -131,7 +143,7 @@ def sink_values(values: Dict[str, Any], own: Set[str]) -> Dict[str, Dict[str, An
 
 def run_image(request: Request) -> None:
     """Explain one image and write its files; print their paths."""
-    model = api.load_model(request.model)
+    model = api.load_model(request.model, **request.model_options)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
     explanations = api.explain_image(request, model)
@@ -164,12 +176,14 @@ def cli_message(message: str) -> str:
     fields = set(RunParams.model_fields)
     fields.update(f for reg in registry().items["explainer"].values()
                   for f in reg.obj.Params.model_fields)
-    fields.update(option_prefix(reg.name) + f for reg in registry().items["sink"].values()
-                  for f in reg.obj.Params.model_fields)
+    fields.update(option_prefix(reg.name) + f for kind in ("sink", "adapter")
+                  for reg in registry().items[kind].values() for f in reg.obj.Params.model_fields)
     lines = []
     for line in message.splitlines():
-        field, colon, rest = line.partition(": ")
-        lines.append(f"{option_name(field)}: {rest}" if colon and field in fields else line)
+        subject, colon, rest = line.partition(": ")
+        field, dot, item = subject.partition(".")  # onnx_mean.1: the item of a list
+        known = colon and field in fields
+        lines.append(f"{option_name(field)}{dot}{item}: {rest}" if known else line)
     return "\n".join(lines)
 
 

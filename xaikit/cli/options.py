@@ -22,7 +22,9 @@ def schema_options(schema: Type[BaseModel], prefix: str = "") -> List[click.Opti
 
     Values are passed on unconverted where possible and validated by the schema, so the
     CLI and the Python API reject the same values with the same messages. A tuple field
-    is a repeatable option. With ``prefix`` (a sink's ``heatmap_``) the options are
+    is a repeatable option, unless its ``json_schema_extra`` has ``comma_separated``: then
+    it is one string (``--onnx-mean 0.485,0.456,0.406``) that the schema splits. With
+    ``prefix`` (a sink's ``heatmap_``) the options are
     ``--heatmap-alpha`` and ``--heatmap_alpha``, without aliases, and their values arrive
     under ``heatmap_alpha``.
     """
@@ -32,6 +34,9 @@ def schema_options(schema: Type[BaseModel], prefix: str = "") -> List[click.Opti
 def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     decls = [prefix + name] + option_spellings(name, field, prefix)
     kind = _base_type(field.annotation)
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if extra.get("comma_separated"):
+        return click.Option(decls, type=click.STRING, default=None, help=help_text(field))
     if kind is bool:
         return click.Option(decls, default=None, help=help_text(field))
     repeated = typing.get_origin(kind) is tuple

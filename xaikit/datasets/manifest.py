@@ -10,6 +10,7 @@ last line is ignored), so the next run with the same settings skips exactly thos
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,17 +32,20 @@ def manifest_path(output: Path) -> Path:
 
 
 def model_fingerprint(ref: Any, model: LoadedModel) -> Dict[str, Any]:
-    """What identifies the model: a file's size and SHA-256, else its scores on a fixed probe."""
+    """What identifies the model: a file's size and SHA-256, else its scores on a fixed
+    probe; and how it preprocesses images."""
+    preprocessing = dataclasses.asdict(model.preprocessing)
     if isinstance(ref, (str, os.PathLike)) and Path(ref).is_file():
         digest = hashlib.sha256()
         with open(ref, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-        return {"size": Path(ref).stat().st_size, "sha256": digest.hexdigest()}
+        return {"size": Path(ref).stat().st_size, "sha256": digest.hexdigest(),
+                "preprocessing": preprocessing}
     probe = np.linspace(0, 1, int(np.prod(model.input_shape)), dtype=np.float32)
     scores = model.predict(probe.reshape((1,) + model.input_shape))
     return {"name": model.name, "input_shape": list(model.input_shape),
-            "no_image_normalization": model.no_image_normalization,
+            "preprocessing": preprocessing,
             "probe_sha256": hashlib.sha256(scores.tobytes()).hexdigest()}
 
 

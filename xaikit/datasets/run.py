@@ -100,7 +100,7 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
     """Carry out a dataset request (see :func:`explain_dataset`)."""
     source, output = request.dataset, request.output
     data = read_dataset_csv(source.csv, source.input_variable, source.label_variable)
-    model = load_model(request.model)
+    model = load_model(request.model, **request.model_options)
     context = Context.of(request, model)
     notes: List[str] = []
 
@@ -116,7 +116,10 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
         note(f"label_variable {source.label_variable!r} has {width} columns and {model.name} "
              f"{model.num_classes} outputs: every row explains class 0, as NNC does")
     settings = {"explainer": request.name, "params": request.params.model_dump(mode="json"),
-                "model": model_fingerprint(request.model, model),
+                # a file with adapter options is fingerprinted as the model the API's
+                # load_model(path, **options) gives, so the CLI and the API share maps
+                "model": model_fingerprint(model if request.model_options else request.model,
+                                           model),
                 "sinks": {c.sink.name: c.params.model_dump(mode="json") for c in request.sinks},
                 "labels": context.names}
     manifest, redo = Manifest.load(manifest_path(output), settings, source.overwrite)

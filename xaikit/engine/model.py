@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple, Type
 
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
+from xaikit.plugin.params import Params
 
 _scope_ids = itertools.count()
 _build_lock = threading.Lock()  # nnabla's parameter scope and context are process-wide
@@ -43,6 +44,30 @@ class Graph:
     """The network's functions in forward order; each names its output variable."""
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image's pixels become the network's input, channel by channel.
+
+    ``input[c] = (pixels[order[c]] * scale - mean[c]) / std[c]``, where ``pixels`` are
+    0-255 in RGB order (or grey) at the network's input size and ``order`` is RGB or BGR.
+    A ``mean`` or ``std`` of one value applies to every channel.
+    """
+
+    scale: float = 1 / 255
+    mean: Tuple[float, ...] = (0.0,)
+    std: Tuple[float, ...] = (1.0,)
+    channel_order: str = "rgb"
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        """``pixels`` float32 ``(C, H, W)`` as the network takes them."""
+        if self.channel_order == "bgr" and len(pixels) == 3:
+            pixels = pixels[::-1]
+        mean = np.asarray(self.mean, np.float64)[:, None, None]
+        std = np.asarray(self.std, np.float64)[:, None, None]
+        x = (np.asarray(pixels, np.float64) * self.scale - mean) / std
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
 class LoadedModel:
     """An image classifier that explainers can differentiate.
 
@@ -52,6 +77,8 @@ class LoadedModel:
     :param build: ``build(batch_size) -> Graph``; called once per batch size, replica and
         device, inside the model's parameter scope and the device's context.
     :param no_image_normalization: the network takes pixels in 0-255 rather than 0-1.
+    :param preprocessing: how pixels become the network's input, for networks that want
+        more than ``no_image_normalization`` says (a mean and a standard deviation, BGR).
     :param logit: the name, in :attr:`Graph.variables`, of the input of the network's final
         Softmax or Sigmoid: the class logits (the ``.nnp`` adapter reads it from
         ``net.nntxt``). None when the output is not such a function; the output is then
@@ -67,12 +94,14 @@ class LoadedModel:
         build: Callable[[int], Graph],
         *,
         no_image_normalization: bool = False,
+        preprocessing: Optional[Preprocessing] = None,
         logit: Optional[str] = None,
         notes: Tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.input_shape = tuple(int(d) for d in input_shape)
-        self.no_image_normalization = no_image_normalization
+        self.preprocessing = preprocessing or Preprocessing(
+            scale=1.0 if no_image_normalization else 1 / 255)
         self.logit = logit
         self.notes = notes
         self._build = build
@@ -105,6 +134,11 @@ class LoadedModel:
                     _fix_parameters(graph)
                     self._graphs[key] = graph
         return graph
+
+    @property
+    def no_image_normalization(self) -> bool:
+        """The network takes pixels in 0-255 (NNC's executor setting)."""
+        return self.preprocessing == Preprocessing(scale=1.0)
 
     @property
     def layers(self) -> Tuple[Layer, ...]:
@@ -153,22 +187,29 @@ def _fix_parameters(graph: Graph) -> None:
 class ModelAdapter:
     """Base class of model adapters: load one kind of model reference.
 
-    Subclasses set ``name`` and ``description`` and implement :meth:`accepts`
-    and :meth:`load`. The :class:`LoadedModel` that ``load`` returns builds a
-    :class:`Graph` per batch size whose ``variables`` hold every intermediate variable
-    by a name that is the same at every batch size (the names of the model file, where
-    it has them) and whose ``layers`` list the functions computing them in forward
-    order: explainers that look inside the network (Grad-CAM) find feature maps there.
+    Subclasses set ``name`` and ``description``, a nested ``Params`` schema for the
+    options their models take (``xaikit.load_model(path, **options)``, and on the command
+    line ``--<adapter>-<option>``), and implement :meth:`accepts` and :meth:`load`. The
+    :class:`LoadedModel` that ``load`` returns builds a :class:`Graph` per batch size
+    whose ``variables`` hold every intermediate variable by a name that is the same at
+    every batch size (the names of the model file, where it has them) and whose
+    ``layers`` list the functions computing them in forward order: explainers that look
+    inside the network (Grad-CAM) find feature maps there.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    extensions: ClassVar[Tuple[str, ...]] = ()
+    """Extensions of the model files it reads, its usual one first; the command line
+    offers the parameters of adapters that read files."""
+    Params: ClassVar[Type[Params]] = Params
 
     def accepts(self, ref: Any) -> bool:
         """Whether this adapter can load ``ref`` (a path, an object...). Must not raise."""
         raise NotImplementedError
 
-    def load(self, ref: Any, **options: Any) -> LoadedModel:
-        """Load ``ref``; raise :class:`xaikit.ModelError` saying why when it is unusable."""
+    def load(self, ref: Any, params: Params) -> LoadedModel:
+        """Load ``ref`` with the validated ``params``; raise :class:`xaikit.ModelError`
+        saying why when it is unusable."""
         raise NotImplementedError
 

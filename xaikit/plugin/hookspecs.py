@@ -62,14 +62,19 @@ def register_model_adapters(register):
 
     Called once per process, before the first model is loaded.
 
-    ``accepts(ref)`` says whether the adapter loads ``ref``; ``load(ref, **options)``
-    returns a :class:`xaikit.LoadedModel`. When a model is loaded, adapters are asked
-    latest registered first (so plugins come before the built-ins, which take any path)
-    and the first that accepts it loads it. The model's ``build(batch_size)`` returns an
+    ``accepts(ref)`` says whether the adapter loads ``ref``; ``load(ref, params)``
+    returns a :class:`xaikit.LoadedModel`, ``params`` being the options of
+    ``xaikit.load_model(ref, **options)`` validated by the adapter's ``Params`` schema. An
+    adapter whose ``extensions`` name the model files it reads gets its parameters on the
+    command line as ``--<adapter>-<parameter>`` (``--onnx-mean``). When a model is loaded,
+    adapters are asked latest registered first (so plugins come before the built-ins:
+    ``.onnx`` files, then ``.nnp`` and any other path) and the first that accepts it loads
+    it. The model's ``build(batch_size)`` returns an
     :class:`xaikit.Graph` whose ``variables`` hold every intermediate variable by a name
     that does not depend on the batch size (the model file's names) and whose ``layers``
     list the network's functions in forward order as :class:`xaikit.Layer`
-    ``(variable, function)`` pairs: the ``.nnp`` adapter takes both from ``net.nntxt``;
+    ``(variable, function)`` pairs (``LoadedModel.layers``): the ``.nnp`` adapter takes
+    both from ``net.nntxt``, the ``.onnx`` one from the network nnabla's importer makes;
     the Python-function adapter names variables as NNC names layers (``Convolution``,
     ``Convolution_2``...).
 

@@ -23,6 +23,7 @@ OWN_PACKAGE = "xaikit"
 
 DEFAULT_PLUGINS = (
     "xaikit.builtins.adapters.nnp",
+    "xaikit.builtins.adapters.onnx",
     "xaikit.builtins.adapters.graph",
     "xaikit.builtins.sinks.grey",
     "xaikit.builtins.sinks.heatmap",

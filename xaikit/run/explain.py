@@ -8,28 +8,31 @@ from typing import Any, List, Sequence, Union
 import numpy as np
 
 from xaikit.engine.model import LoadedModel
-from xaikit.plugin.errors import ModelError, ParameterError
+from xaikit.plugin.errors import ParameterError
 from xaikit.plugin.explainer import Attribution
 from xaikit.plugin.manager import registry
+from xaikit.plugin.params import validate
 from xaikit.run.classes import resolve_classes
 from xaikit.run.explanation import Context, Explanation
 from xaikit.run.images import load_image, read_image
-from xaikit.run.request import Request, build_request
+from xaikit.run.request import Request, build_request, model_adapter
 
 
 def load_model(ref: Any, **options: Any) -> LoadedModel:
     """Load a model once to explain many images with it.
 
-    :param ref: a path to an ``.nnp`` file, a function building an nnabla graph
-        (with ``input_shape=(C, H, W)``), or anything an installed adapter accepts.
-    :param options: passed to the adapter.
+    :param ref: a path to an ``.nnp`` or ``.onnx`` file, a function building an nnabla
+        graph (with ``input_shape=(C, H, W)``), or anything an installed adapter accepts.
+    :param options: the adapter's parameters, validated by its ``Params`` schema
+        (``mean=[0.485, 0.456, 0.406]`` for an ``.onnx`` file, say).
     """
     if isinstance(ref, LoadedModel):
+        if options:
+            raise ParameterError("the model is loaded already; give its options to "
+                                 "load_model", subject=next(iter(options)))
         return ref
-    for reg in reversed(registry().items["adapter"].values()):  # plugins before built-ins
-        if reg.obj.accepts(ref):
-            return reg.obj.load(ref, **options)
-    raise ModelError(f"no installed adapter loads a {type(ref).__name__}", subject="model")
+    adapter = model_adapter(ref)
+    return adapter.load(ref, validate(adapter.Params, options))
 
 
 def explainers() -> List[str]:

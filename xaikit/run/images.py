@@ -24,8 +24,9 @@ def load_image(source: Any, model: LoadedModel) -> np.ndarray:
     ``source`` is a path, a PIL image, or a numpy array. An array already of the
     model's input shape is taken as preprocessed; any other array is pixels (H, W)
     or (H, W, C) in 0-255, read like an image file. Images are converted to the
-    model's channel count, resized to its height and width (bilinear) and divided
-    by 255 unless the model sets ``no_image_normalization``.
+    model's channel count, resized to its height and width (bilinear) and put through
+    the model's :attr:`~xaikit.LoadedModel.preprocessing` (divided by 255 unless the
+    model sets ``no_image_normalization``).
     """
     if isinstance(source, np.ndarray) and source.shape == model.input_shape:
         return np.ascontiguousarray(source, dtype=np.float32)
@@ -86,9 +87,7 @@ def preprocess(image: Image.Image, model: LoadedModel) -> np.ndarray:
         image = image.resize((width, height), Image.BILINEAR)
     pixels = np.asarray(image, dtype=np.float32)
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-    if not model.no_image_normalization:
-        pixels = pixels / np.float32(255.0)
-    return np.ascontiguousarray(pixels)
+    return model.preprocessing(pixels)
 
 
 def _from_array(array: np.ndarray) -> Image.Image:

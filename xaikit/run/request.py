@@ -2,7 +2,8 @@
 
 ``xaikit run``, :func:`xaikit.explain` and :func:`xaikit.explain_dataset` each turn what
 they were given into a :class:`Request` with :func:`build_request` and hand it down: the
-explainer and its parameters, the sinks and theirs, the classes, the input (an image or a
+explainer and its parameters, the sinks and theirs, the model and its adapter's options
+(``--onnx-mean``), the classes, the input (an image or a
 dataset CSV), the output and the run's options. The Python API takes the run's options as
 keywords beside the explainer's parameters; an explainer may not name a parameter after a
 run option (:func:`xaikit.plugin.params.reserved_fields`), except ``seed``, which an
@@ -11,19 +12,20 @@ explainer that declares one receives from the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from pydantic import Field
 
 from xaikit.datasets.layout import MAP_SUFFIX, output_csv
-from xaikit.plugin.errors import OutputError, ParameterError
+from xaikit.engine.model import ModelAdapter
+from xaikit.plugin.errors import ModelError, OutputError, ParameterError
 from xaikit.plugin.explainer import Explainer
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import Params, validate
 from xaikit.run.classes import ClassTarget
-from xaikit.run.outputs import SinkChoice, SinkParams, choose_sinks, output_path
+from xaikit.run.outputs import SinkChoice, SinkParams, choose_sinks, option_prefix, output_path
 
 MAX_SEED = 2**32 - 1
 
@@ -129,6 +131,9 @@ class Request:
     run's."""
     model: Any
     """A model reference or a :class:`xaikit.LoadedModel`, as given."""
+    model_options: Dict[str, Any] = field(default_factory=dict)
+    """The options given for the adapter that loads ``model`` (``{"mean": "0.5"}``),
+    checked against its ``Params`` schema: ``load_model(model, **model_options)``."""
     image: Any = None
     """The image of a run on one image (a path, a PIL image or an array), as given."""
     dataset: Optional[DatasetInput] = None
@@ -152,12 +157,14 @@ def build_request(
     explainer: str,
     options: Mapping[str, Any],
     sink_params: Optional[SinkParams] = None,
+    adapter_params: Optional[Mapping[str, Mapping[str, Any]]] = None,
     *,
     dataset: bool,
     writes: bool = True,
 ) -> Request:
     """Validate a run: ``options`` holds run options (the fields of :class:`RunParams`)
-    and the explainer's parameters, by name; ``sink_params`` the sinks' parameters by sink.
+    and the explainer's parameters, by name; ``sink_params`` the sinks' parameters by sink;
+    ``adapter_params`` the model adapters' by adapter (``{"onnx": {"mean": "0.5"}}``).
 
     :param dataset: a dataset run (``input``) rather than a run on one ``image``.
     :param writes: the run writes its explanations (``output``, ``sink``); a run that
@@ -189,10 +196,12 @@ def build_request(
         chosen = choose_sinks(output, run.sink, sink_params)
         if len(chosen) == 1 and not isinstance(run.class_index, list):
             output_path(output, chosen[0].sink)  # the name as given: its sink must write it
+    model = given.get("model", run.model)
     return Request(
         explainer=algorithm,
         params=params,
-        model=given.get("model", run.model),
+        model=model,
+        model_options=_model_options(model, adapter_params),
         image=given.get("image"),
         dataset=source,
         classes=run.class_index,
@@ -201,6 +210,31 @@ def build_request(
         sinks=tuple(chosen),
         seed=run.seed,
     )
+
+
+def model_adapter(ref: Any) -> ModelAdapter:
+    """The adapter that loads ``ref``: plugins' before the built-ins, which take any path."""
+    for reg in reversed(registry().items["adapter"].values()):
+        if reg.obj.accepts(ref):
+            return reg.obj
+    raise ModelError(f"no installed adapter loads a {type(ref).__name__}", subject="model")
+
+
+def _model_options(model: Any, adapter_params: Optional[Mapping[str, Mapping[str, Any]]]
+                   ) -> Dict[str, Any]:
+    """The options given for the adapter that loads ``model``, validated; options for
+    another adapter are an error, named ``<adapter>_<parameter>`` (``onnx_mean``)."""
+    params = {name: values for name, values in (adapter_params or {}).items() if values}
+    if not params:
+        return {}
+    adapter = model_adapter(model)
+    for name, values in params.items():
+        if name != adapter.name:
+            raise ParameterError(f"{model} is read by the {adapter.name} adapter, not by "
+                                 f"{name}", subject=option_prefix(name) + next(iter(values)))
+    options = dict(params[adapter.name])
+    validate(adapter.Params, options, prefix=option_prefix(adapter.name))
+    return options
 
 
 def _refuse_misplaced(given: Mapping[str, Any], dataset: bool, writes: bool) -> None:
@@ -212,12 +246,12 @@ def _refuse_misplaced(given: Mapping[str, Any], dataset: bool, writes: bool) -> 
             raise ParameterError("a dataset run reads its images from the CSV (--input)",
                                  subject="image")
         return
-    for field in DATASET_ONLY:
-        if field in given:
+    for option in DATASET_ONLY:
+        if option in given:
             raise ParameterError("only dataset runs use it (--input data.csv); --image "
-                                 "explains one image", subject=field)
+                                 "explains one image", subject=option)
     if not writes:
-        for field in WRITING:
-            if field in given:
+        for option in WRITING:
+            if option in given:
                 raise ParameterError("xaikit.explain returns explanations; write them with "
-                                     "Explanation.save or xaikit.write_outputs", subject=field)
+                                     "Explanation.save or xaikit.write_outputs", subject=option)

@@ -1,9 +1,9 @@
 """``.. xaikit-params::`` and ``:xaikit-option:``: parameter docs read from the schemas.
 
 A *target* names a schema: ``run`` (the options of every ``xaikit run``), an explainer's
-name (``smoothgrad``), ``explainer NAME``, ``sink NAME`` or ``schema MODULE.CLASS`` (any
-pydantic model). The directive also takes ``all``: a section per installed explainer and
-sink, after the ``run`` options.
+name (``smoothgrad``), ``explainer NAME``, ``adapter NAME``, ``sink NAME`` or
+``schema MODULE.CLASS`` (any pydantic model). The directive also takes ``all``: a section
+per installed explainer, model adapter and sink, after the ``run`` options.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from xaikit.plugin.manager import registry
 from xaikit.run.outputs import option_prefix
 from xaikit.run.request import RunParams
 
-KIND_TITLES = {"explainer": "Explainers", "sink": "Sinks"}
+KIND_TITLES = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
+PREFIXED = ("adapter", "sink")
+"""Kinds whose parameters the CLI spells with the plugin's name first (``--onnx-mean``)."""
 COLUMNS = (("Parameter", 14), ("CLI", 18), ("Type", 10), ("Default", 10), ("Range", 12),
            ("Description", 36))
 
@@ -43,10 +45,11 @@ class ParamRow:
     description: str
 
 
-def param_rows(schema: Type[BaseModel], prefix: str = "") -> List[ParamRow]:
+def param_rows(schema: Type[BaseModel], prefix: str = "", cli: bool = True) -> List[ParamRow]:
     """The rows of ``schema``'s table: its fields in order, with the CLI's spellings
-    (a sink's options carry its ``prefix``, ``--heatmap-alpha``)."""
-    return [ParamRow(name, option_spellings(name, field, prefix), type_text(field.annotation),
+    (a sink's options carry its ``prefix``, ``--heatmap-alpha``; none without ``cli``)."""
+    return [ParamRow(name, option_spellings(name, field, prefix) if cli else [],
+                     type_text(field.annotation),
                      default_text(field), range_text(field), field.description or "")
             for name, field in schema.model_fields.items()]
 
@@ -85,7 +88,8 @@ def schema_for(target: str) -> Type[BaseModel]:
         return _import_schema(name)
     if len(words) > 2 or kind not in KIND_TITLES:
         raise XaikitError(f"{target!r} is not 'run', an explainer's name, "
-                          "'explainer NAME', 'sink NAME' or 'schema MODULE.CLASS'")
+                          "'explainer NAME', 'adapter NAME', 'sink NAME' or "
+                          "'schema MODULE.CLASS'")
     return registry().get(kind, name).Params
 
 
@@ -101,14 +105,15 @@ def _import_schema(path: str) -> Type[BaseModel]:
 
 
 def cli_prefix(target: str) -> str:
-    """How the CLI prefixes the options of a target: ``sink heatmap`` -> ``heatmap_``."""
+    """How the CLI prefixes the options of a target: ``sink heatmap`` -> ``heatmap_``,
+    ``adapter onnx`` -> ``onnx_``."""
     words = target.split()
-    return option_prefix(words[1]) if len(words) == 2 and words[0] == "sink" else ""
+    return option_prefix(words[1]) if len(words) == 2 and words[0] in PREFIXED else ""
 
 
-def params_table(schema: Type[BaseModel], prefix: str = "") -> nodes.Element:
+def params_table(schema: Type[BaseModel], prefix: str = "", cli: bool = True) -> nodes.Element:
     """A table of ``schema``'s fields; a paragraph saying so when it has none."""
-    rows = param_rows(schema, prefix)
+    rows = param_rows(schema, prefix, cli)
     if not rows:
         return nodes.paragraph(text="No parameters.")
     tgroup = nodes.tgroup(cols=len(COLUMNS))
@@ -176,10 +181,14 @@ class ParamsDirective(SphinxDirective):
                                          f"(package {item.package}).")
                 extensions = getattr(item.obj, "extensions", ())
                 if extensions:
-                    inner += nodes.paragraph(
-                        text="Writes files ending in " + ", ".join(extensions) + " by default.")
+                    listed = ", ".join(extensions)
+                    inner += nodes.paragraph(text=f"Reads files ending in {listed}." if kind ==
+                                             "adapter" else f"Writes files ending in {listed} "
+                                             "by default.")
+                # The CLI offers the options of the adapters that read files.
                 inner += params_table(item.obj.Params,
-                                      option_prefix(item.name) if kind == "sink" else "")
+                                      option_prefix(item.name) if kind in PREFIXED else "",
+                                      cli=kind != "adapter" or bool(extensions))
                 outer += inner
             sections.append(outer)
         return messages + sections

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from xaikit.engine.backend import nn
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
-from xaikit.plugin.errors import ModelError
-from xaikit.plugin.hookspecs import hookimpl
+import nnabla as nn
+from pydantic import Field, PositiveInt
+
+from xaikit import Graph, Layer, LoadedModel, ModelAdapter, ModelError, Params, hookimpl
 
 
 class GraphAdapter(ModelAdapter):
@@ -26,12 +26,21 @@ class GraphAdapter(ModelAdapter):
     name = "nnabla-function"
     description = "a Python function building an nnabla graph: network(x) -> class scores"
 
+    class Params(Params):
+        input_shape: Optional[Tuple[PositiveInt, PositiveInt, PositiveInt]] = Field(
+            None, description="(channels, height, width) of one input image; required.")
+        name: Optional[str] = Field(
+            None, description="What to call the model in messages; default: the "
+            "function's name.")
+        no_image_normalization: bool = Field(
+            False, description="The network takes pixels in 0-255 rather than 0-1.")
+
     def accepts(self, ref: Any) -> bool:
         return callable(ref) and not isinstance(ref, LoadedModel)
 
-    def load(self, ref: Callable, **options: Any) -> LoadedModel:
-        shape = options.get("input_shape")
-        if shape is None or len(shape) != 3:
+    def load(self, ref: Callable, params: Params) -> LoadedModel:
+        shape = params.input_shape
+        if shape is None:
             raise ModelError(
                 "model: a network function needs input_shape=(channels, height, width)"
             )
@@ -49,11 +58,11 @@ class GraphAdapter(ModelAdapter):
             return Graph(x, y, variables, tuple(layers))
 
         model = LoadedModel(
-            options.get("name", getattr(ref, "__name__", "network")),
+            params.name or getattr(ref, "__name__", "network"),
             tuple(shape),
             None,
             build,
-            no_image_normalization=bool(options.get("no_image_normalization", False)),
+            no_image_normalization=params.no_image_normalization,
         )
         if "logit" in model.graph(1).variables:
             model.logit = "logit"

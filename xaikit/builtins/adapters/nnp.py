@@ -1,18 +1,24 @@
-"""Neural Network Console ``.nnp`` files: the first executor's network, input to output."""
+"""Neural Network Console ``.nnp`` files: the first executor's network, input to output
+(without executors, the only network's)."""
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from google.protobuf import text_format
 
-from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter
-from xaikit.plugin.errors import ModelError
-from xaikit.plugin.hookspecs import hookimpl
+from xaikit import Layer, LoadedModel, ModelAdapter, ModelError, Params, hookimpl
+from xaikit.builtins.adapters.networks import (
+    NetworkBuilder,
+    load_parameters,
+    network_proto,
+    open_model,
+    reopen_batch,
+)
 
 MAX_NNTXT_BYTES = 64 * 2**20
 """Largest network description read; larger ones are refused before inflating."""
@@ -20,80 +26,103 @@ MAX_MEMBER_BYTES = 4 * 2**30
 """Largest archive member (parameters) accepted."""
 MAX_COMPRESSION_RATIO = 200
 """Members that inflate more than this (zip bombs) are refused."""
-PARAMETER_FILES = (".h5", ".protobuf")
-"""Archive members that nnabla reads parameters from."""
 
 
 class NnpAdapter(ModelAdapter):
     name = "nnp"
     description = "Neural Network Console / nnabla .nnp files (first executor)"
+    extensions = (".nnp",)
 
     def accepts(self, ref: Any) -> bool:
         return isinstance(ref, (str, os.PathLike))
 
-    def load(self, ref: Any, **options: Any) -> LoadedModel:
+    def load(self, ref: Any, params: Params) -> LoadedModel:
         path = Path(ref)
-        proto, parameter_names, parameter_files = _read_archive(path)
-        executor, notes = _pick_executor(proto, path)
-        network = {n.name: n for n in proto.network}.get(executor.network_name)
-        if network is None:
-            raise ModelError(
-                f"model: {path}: executor {executor.name!r} names network "
-                f"{executor.network_name!r}, which the file does not contain"
-            )
-        _check_parameters(network, parameter_names, parameter_files, path)
-        if len(executor.data_variable) != 1:
-            names = [d.variable_name for d in executor.data_variable]
-            raise ModelError(f"model: {path}: the executor has {len(names)} inputs {names}; "
-                             "xaikit explains models with one image input")
-        if not executor.output_variable:
-            raise ModelError(f"model: {path}: the executor has no output variable")
-        input_name = executor.data_variable[0].variable_name
-        output_name = executor.output_variable[0].variable_name
+        proto = read_network_proto(path)
+        entry = _entry_point(proto, path)
+        network = entry.network
         shapes = {v.name: tuple(v.shape.dim) for v in network.variable}
-        input_shape = _image_shape(shapes.get(input_name), input_name, path)
-        out_shape = shapes.get(output_name)
+        input_shape = _image_shape(shapes.get(entry.input), entry.input, path)
+        out_shape = shapes.get(entry.output)
         if out_shape is None:
             raise ModelError(
-                f"model: {path}: output variable {output_name!r} is not in the network"
+                f"model: {path}: output variable {entry.output!r} is not in the network"
             )
         num_classes = int(abs(_prod(out_shape[1:])))
-        layers = tuple(Layer(out, f.type) for f in network.function for out in f.output)
-
         try:
-            from nnabla.utils.nnp_graph import NnpLoader
-
-            loader = NnpLoader(str(path))
+            parameters = load_parameters(str(path))
         except Exception as exc:  # nnabla raises bare exceptions for bad parameters
             raise ModelError(
                 f"model: {path}: cannot load the network's parameters: {_first_line(exc)}"
             ) from None
+        _check_parameters(network, parameters, path)
+        fixed_batch = reopen_batch(network, entry.input)
+        build = NetworkBuilder(
+            network_proto(network), network.name, parameters, entry.input, entry.output,
+            logit_name=_logit_name(network, entry.output),
+            layers=tuple(Layer(out, f.type) for f in network.function for out in f.output),
+            input_shape=input_shape, source=str(path))
+        return open_model(
+            build, path.name, num_classes, fixed_batch,
+            no_image_normalization=entry.no_image_normalization, notes=tuple(entry.notes))
 
-        def build(batch_size: int) -> Graph:
-            try:
-                net = loader.get_network(executor.network_name, batch_size=batch_size)
-            except Exception as exc:
-                raise ModelError(f"model: {path}: cannot build network {executor.network_name!r}: "
-                                 f"{_first_line(exc)}") from None
-            variables = dict(net.variables)
-            return Graph(variables[input_name], variables[output_name], variables, layers)
 
-        model = LoadedModel(
-            path.name,
-            input_shape,
-            num_classes,
-            build,
-            no_image_normalization=bool(executor.no_image_normalization),
-            logit=_logit_name(network, output_name),
-            notes=tuple(notes),
+@dataclass
+class _EntryPoint:
+    """The network to explain and its input and output variables."""
+
+    network: Any
+    input: str
+    output: str
+    no_image_normalization: bool = False
+    notes: List[str] = field(default_factory=list)
+
+
+def _entry_point(proto, path: Path) -> _EntryPoint:
+    """The first executor's network, input and output; without executors, the only
+    network's only input and output."""
+    if not proto.executor:
+        return _lone_network(proto, path)
+    executor, notes = _pick_executor(proto, path)
+    network = {n.name: n for n in proto.network}.get(executor.network_name)
+    if network is None:
+        raise ModelError(
+            f"model: {path}: executor {executor.name!r} names network "
+            f"{executor.network_name!r}, which the file does not contain"
         )
-        model.graph(1)  # fail now, not in the middle of a run, on parameters that don't fit
-        return model
+    if len(executor.data_variable) != 1:
+        names = [d.variable_name for d in executor.data_variable]
+        raise ModelError(f"model: {path}: the executor has {len(names)} inputs {names}; "
+                         "xaikit explains models with one image input")
+    if not executor.output_variable:
+        raise ModelError(f"model: {path}: the executor has no output variable")
+    return _EntryPoint(network, executor.data_variable[0].variable_name,
+                       executor.output_variable[0].variable_name,
+                       bool(executor.no_image_normalization), notes)
 
 
-def _read_archive(path: Path) -> Tuple[Any, Optional[Set[str]], List[str]]:
-    """The archive's parsed ``*.nntxt``, the names in its parameter files (None without
-    any) and those files' names; oversized members are refused before inflating."""
+def _lone_network(proto, path: Path) -> _EntryPoint:
+    if len(proto.network) != 1:
+        names = ", ".join(n.name for n in proto.network) or "none"
+        raise ModelError(f"model: {path}: the model has no executor and {len(proto.network)} "
+                         f"networks ({names}); save it from NNC's training results")
+    network = proto.network[0]
+    made = {out for f in network.function for out in f.output}
+    used = {name for f in network.function for name in f.input}
+    buffers = [v.name for v in network.variable if v.type == "Buffer"]
+    inputs = [name for name in buffers if name in used and name not in made]
+    outputs = [name for name in buffers if name in made and name not in used]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelError(f"model: {path}: the model has no executor, and its network has "
+                         f"inputs {inputs} and outputs {outputs}; xaikit explains models "
+                         "with one image input and one output")
+    note = (f"{path.name} has no executor; explaining network {network.name!r} from "
+            f"{inputs[0]!r} to {outputs[0]!r}")
+    return _EntryPoint(network, inputs[0], outputs[0], notes=[note])
+
+
+def read_network_proto(path: Path):
+    """Parse the ``*.nntxt`` member of an ``.nnp`` archive, refusing oversized members."""
     from nnabla.utils import nnabla_pb2
 
     if path.is_dir():
@@ -109,10 +138,6 @@ def _read_archive(path: Path) -> Tuple[Any, Optional[Set[str]], List[str]]:
             if not nntxt:
                 raise ModelError(f"model: {path}: not an NNC model: the archive has no net.nntxt")
             text = archive.read(nntxt[0]).decode("utf-8")
-            files = [i.filename for i in infos if i.filename.endswith(PARAMETER_FILES)]
-            names = None
-            for name in files:
-                names = (names or set()) | _parameter_names(archive.read(name), name, path)
     except ModelError:
         raise
     except zipfile.BadZipFile:
@@ -126,43 +151,33 @@ def _read_archive(path: Path) -> Tuple[Any, Optional[Set[str]], List[str]]:
         text_format.Merge(text, proto)
     except text_format.ParseError as exc:
         raise ModelError(f"model: {path}: net.nntxt does not parse: {_first_line(exc)}") from None
-    return proto, names, files
+    return proto
 
 
-def _parameter_names(data: bytes, member: str, path: Path) -> Set[str]:
-    """The parameters stored in ``member``, a ``.h5`` or ``.protobuf`` parameter file."""
-    try:
-        if member.endswith(".h5"):
-            import h5py
-
-            found: List[str] = []
-            with h5py.File(io.BytesIO(data), "r") as h5:
-                h5.visititems(lambda name, obj: found.append(name)
-                              if isinstance(obj, h5py.Dataset) else None)
-            return set(found)
-        from nnabla.utils import nnabla_pb2
-
-        proto = nnabla_pb2.NNablaProtoBuf()
-        proto.ParseFromString(data)
-        return {p.variable_name for p in proto.parameter}
-    except Exception as exc:  # h5py and protobuf raise many types on damaged files
-        raise ModelError(f"model: {path}: cannot read {member}: {_first_line(exc)}") from None
-
-
-def _check_parameters(network, names: Optional[Set[str]], files: List[str], path: Path) -> None:
+def _check_parameters(network, parameters: Mapping[str, Any], path: Path) -> None:
     """Refuse a network whose parameters the archive does not hold: nnabla would run it
-    with zeros."""
+    with zeros. ``parameters`` as :func:`load_parameters` gives them, scope by scope."""
     needed = [v.name for v in network.variable if v.type == "Parameter"]
     if not needed:
         return
-    if names is None:
-        raise ModelError(f"model: {path}: the archive has no parameter file (parameter.h5 or "
+    loaded = set(_parameter_names(parameters))
+    if not loaded:
+        raise ModelError(f"model: {path}: the archive has no parameters (no parameter.h5 or "
                          f"parameter.protobuf); the network needs {len(needed)}: "
                          f"{_listing(needed)}")
-    missing = [name for name in needed if name not in names]
+    missing = [name for name in needed if name not in loaded]
     if missing:
-        raise ModelError(f"model: {path}: {' and '.join(files)} lacks {len(missing)} of the "
-                         f"network's {len(needed)} parameters: {_listing(missing)}")
+        raise ModelError(f"model: {path}: the archive's parameters lack {len(missing)} of the "
+                         f"network's {len(needed)}: {_listing(missing)}")
+
+
+def _parameter_names(scope: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """``conv/conv/W``... from nnabla's nested parameter scopes."""
+    for key, value in scope.items():
+        if isinstance(value, Mapping):
+            yield from _parameter_names(value, f"{prefix}{key}/")
+        else:
+            yield prefix + key
 
 
 def _listing(names: List[str], most: int = 5) -> str:
@@ -185,10 +200,6 @@ def _check_member(info: zipfile.ZipInfo, path: Path) -> None:
 
 
 def _pick_executor(proto, path: Path) -> Tuple[Any, List[str]]:
-    if not proto.executor:
-        raise ModelError(
-            f"model: {path}: the model has no executor (save it from NNC's training results)"
-        )
     executor = proto.executor[0]
     notes = []
     if len(proto.executor) > 1:
