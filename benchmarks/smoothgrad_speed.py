@@ -4,8 +4,10 @@
 
 Cases: (a) the demo digit classifier (demo/digits.nnp), 200 samples; (b) a ResNet-18-shaped
 classifier at 224x224 with random weights, written by this script as an NNC-style .nnp,
-32 samples. Methods: ``xaikit`` (xaikit.explain with its defaults) and ``nnc-loop`` (NNC's
-plugin: batch size 1, every gradient zeroed and computed, parameters included).
+32 samples. Methods: ``xaikit`` (xaikit.explain("smoothgrad") with its defaults),
+``gradient`` (the built-in ``gradient`` explainer smoothed with ``smoothgrad_sq`` over as
+many noisy copies: the same map) and ``nnc-loop`` (NNC's plugin: batch size 1, every
+gradient zeroed and computed, parameters included).
 
 Every (round, case, method) runs in a fresh process started by this small one (Linux keeps
 a process's peak across fork and exec), so that its peak memory is its own:
@@ -36,7 +38,7 @@ CASES = {
     "digits": {"num_samples": 200, "class_index": 3, "repeats": 5},
     "resnet18": {"num_samples": 32, "class_index": 0, "repeats": 1},
 }
-METHODS = ("nnc-loop", "xaikit")
+METHODS = ("nnc-loop", "xaikit", "gradient")
 NOISE_LEVEL = 0.15
 
 
@@ -124,14 +126,13 @@ def nnc_loop(path: Path, class_index: int):
 
 def worker(case: str, method: str, path: Path, repeats: int) -> dict:
     import xaikit
-    from xaikit.engine.passes import MEMORY_BUDGET
-    from xaikit.run.images import load_image
+    from xaikit.engine.gradients import MEMORY_BUDGET
 
     spec = CASES[case]
     n, c = spec["num_samples"], spec["class_index"]
     model = xaikit.load_model(path)
     if case == "digits":
-        image = load_image(ROOT / "demo/images/digit_3.png", model)
+        image = xaikit.load_image(ROOT / "demo/images/digit_3.png", model)
     else:
         image = np.random.default_rng(0).random(model.input_shape, dtype=np.float32)
     flops = 2 * forward_flops(model)
@@ -139,9 +140,13 @@ def worker(case: str, method: str, path: Path, repeats: int) -> dict:
     if method == "nnc-loop":
         loop = nnc_loop(path, c)
         run = lambda: loop(image, n)  # noqa: E731
-    else:
+    elif method == "xaikit":
         run = lambda: xaikit.explain("smoothgrad", model=model, image=image,  # noqa: E731
                                      class_index=c, num_samples=n, seed=0)
+    else:
+        run = lambda: xaikit.explain("gradient", model=model, image=image,  # noqa: E731
+                                     class_index=c, smooth_samples=n,
+                                     smooth_variant="smoothgrad_sq", seed=0)
     run()
     times = []
     for _ in range(repeats):
@@ -193,18 +198,19 @@ def main() -> None:
                 rows.append((case, method, per_sample, max(r["peak"] for r in runs),
                              max(r["peak"] - r["base"] for r in runs),
                              runs[0]["flops"] / per_sample / 1e9))
-            loop, ours = rows[-2][2], rows[-1][2]
+            loop, ours, gradient = (row[2] for row in rows[-3:])
             rows.append((case, "speed-up", loop / ours, None, None, None))
+            rows.append((case, "gradient/xaikit", gradient / ours, None, None, None))
 
-    print(f"{'case':<9} {'method':<9} {'per sample':>11} {'peak MiB':>9} {'work MiB':>9} "
+    print(f"{'case':<9} {'method':<15} {'per sample':>11} {'peak MiB':>9} {'work MiB':>9} "
           f"{'GFLOP/s':>8}")
     for case, method, value, peak, work, gflops in rows:
         if peak is None:
-            print(f"{case:<9} {method:<9} {value:>10.1f}x")
+            print(f"{case:<9} {method:<15} {value:>10.2f}x")
             continue
         shown = f"{value * 1e3:.3f} ms" if value < 0.1 else f"{value:.3f} s"
-        print(f"{case:<9} {method:<9} {shown:>11} {peak / 2**20:>9.0f} {work / 2**20:>9.0f} "
-              f"{gflops:>8.1f}")
+        print(f"{case:<9} {method:<15} {shown:>11} {peak / 2**20:>9.0f} "
+              f"{work / 2**20:>9.0f} {gflops:>8.1f}")
     budget = results["xaikit"][0]["budget"]
     print(f"memory budget of the default batch size: {budget // 2**20} MiB of work")
 

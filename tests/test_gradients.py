@@ -6,6 +6,7 @@ import pytest
 from nnabla.utils.nnp_graph import NnpLoader
 
 import xaikit
+from xaikit.engine import gradients
 from xaikit.engine.backend import nn
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.threads import ordered_map
@@ -61,7 +62,7 @@ def test_graphs_compute_no_parameter_gradients(models):
     leaves = []
     graph.output.visit(lambda f: leaves.extend(v for v in f.inputs if v.parent is None))
     assert len(leaves) == 5 and not any(v.need_grad for v in leaves)  # input, W and b twice
-    input_gradients(model, np.ones((2,) + model.input_shape, np.float32), 1)
+    input_gradients(model, np.ones((2,) + model.input_shape, np.float32), 1, batch_size=2)
     assert graph.input.need_grad
 
 
@@ -168,3 +169,35 @@ def test_variable_gradients_of_an_unknown_variable(models):
     with pytest.raises(xaikit.ParameterError, match="variable: grey.nnp has no variable named "
                        "'conv9'"):
         variable_gradients(model, np.zeros((1, 1, 8, 8), np.float32), 0, "conv9")
+
+
+def test_input_gradients_in_passes_on_replicas_in_threads(models, monkeypatch):
+    model = xaikit.load_model(models["rgb"])
+    batch = np.random.default_rng(6).random((11,) + model.input_shape, dtype=np.float32)
+    classes = [i % 4 for i in range(11)]
+    one_pass = input_gradients(model, batch, classes, batch_size=11, threads=1)
+    passes = []
+    real_pass = gradients.gradient_pass
+
+    def recorded(model, inputs, *args, **kwargs):
+        passes.append((len(inputs), kwargs["replica"]))
+        return real_pass(model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(gradients, "gradient_pass", recorded)
+    by_threads = {}
+    for threads in (1, 2, 3):
+        passes.clear()
+        by_threads[threads] = input_gradients(model, batch, classes, batch_size=3,
+                                              threads=threads)
+        assert sorted(n for n, _ in passes) == [2, 3, 3, 3]
+        assert {replica for _, replica in passes} <= set(range(threads))
+    assert np.array_equal(by_threads[1], by_threads[2])
+    assert np.array_equal(by_threads[1], by_threads[3])
+    np.testing.assert_allclose(by_threads[1], one_pass, rtol=1e-5, atol=1e-8)
+    # By default, the passes of the default threads (two here) share the memory budget.
+    monkeypatch.setattr(gradients, "default_threads", lambda device: 2)
+    monkeypatch.setattr(gradients, "MEMORY_BUDGET", 2 * 2 * gradients.bytes_per_sample(model))
+    passes.clear()
+    np.testing.assert_allclose(input_gradients(model, batch, classes), one_pass, rtol=1e-5,
+                               atol=1e-8)
+    assert sorted(n for n, _ in passes) == [1, 2, 2, 2, 2, 2]

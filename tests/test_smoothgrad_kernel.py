@@ -11,7 +11,7 @@ from nnc_reference import reference_gradients
 from PIL import Image
 
 import xaikit
-from xaikit.engine import noise
+from xaikit.engine import gradients, noise
 from xaikit.engine import passes as kernel
 from xaikit.engine.backend import CPU, F, nn
 from xaikit.engine.noise import host_copies, noise_sigma
@@ -190,13 +190,13 @@ def test_an_image_alone_and_within_a_batch_gets_the_same_map(models, images):
 
 def test_default_batch_size_keeps_every_thread_within_the_budget(models, monkeypatch):
     model = xaikit.load_model(models["rgb"])
-    per_sample = xaikit.engine.gradients.bytes_per_sample(model)
-    monkeypatch.setattr(kernel, "MEMORY_BUDGET", 2 * 5 * per_sample + 1)
-    assert kernel.default_batch_size(model, 1000, threads=2) == 5
-    assert kernel.default_batch_size(model, 1000, threads=20) == 1
-    assert kernel.default_batch_size(model, 7, threads=2) == 4  # two passes, one per thread
-    monkeypatch.setattr(kernel, "MEMORY_BUDGET", 2**40)
-    assert kernel.default_batch_size(model, 10**6, threads=2) == kernel.MAX_AUTO_BATCH
+    per_sample = gradients.bytes_per_sample(model)
+    monkeypatch.setattr(gradients, "MEMORY_BUDGET", 2 * 5 * per_sample + 1)
+    assert gradients.default_batch_size(model, 1000, threads=2) == 5
+    assert gradients.default_batch_size(model, 1000, threads=20) == 1
+    assert gradients.default_batch_size(model, 7, threads=2) == 4  # two passes, one per thread
+    monkeypatch.setattr(gradients, "MEMORY_BUDGET", 2**40)
+    assert gradients.default_batch_size(model, 10**6, threads=2) == gradients.MAX_AUTO_BATCH
 
 
 def test_passes_cover_every_sample_once_in_order():

@@ -151,3 +151,21 @@ def test_run_of_a_failing_command_fails_the_build(tmp_path):
                                "-m missing.nnp -i in.png\n")[1]
     assert "xaikit-run: xaikit run smoothgrad -m missing.nnp -i in.png" in warnings
     assert "error: --model: missing.nnp: no such model file" in warnings
+
+
+def test_a_demo_value_none_leaves_the_parameter_out(tmp_path):
+    from PIL import Image
+
+    from xaikit.testing import make_image, make_nnp
+
+    make_nnp(tmp_path / "tiny.nnp", num_classes=3)
+    make_image(tmp_path / "in.png", size=(8, 8))
+    html, warnings = build(tmp_path, "Demo\n====\n\n.. xaikit-demo:: ../in.png\n"
+                           "   :explainer: gradient\n   :class-index: 1\n"
+                           "   :vary: smooth_samples none 8\n   :params: seed=0\n",
+                           xaikit_demo_model="../tiny.nnp")
+    assert not warnings
+    assert "smooth_samples=none" in html and "smooth_samples=8" in html
+    pictures = sorted((tmp_path / "build" / "html" / "_images").glob("*.png"))
+    assert len(pictures) == 3  # the input, the plain map and a different smoothed one
+    assert len({Image.open(p).tobytes() for p in pictures}) == 3

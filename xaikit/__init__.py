@@ -1,11 +1,23 @@
-"""xaikit: plugin-style explainable AI for image classifiers on nnabla."""
+"""xaikit: plugin-style explainable AI for image classifiers on nnabla.
+
+The names below (``__all__``) are xaikit's public API: everything a user or a plugin
+needs, documented in the API reference. Plugins (xaikit's own SmoothGrad, explainers,
+adapters and sinks among them) import only ``xaikit`` (and ``xaikit.testing`` in their
+tests). The subpackages (``xaikit.plugin``, ``xaikit.engine``, ``xaikit.run``,
+``xaikit.datasets``, ``xaikit.cli``, ``xaikit.builtins``) are private: they may change
+in any release.
+"""
 
 from importlib.metadata import version as _version
 
 from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
+from xaikit.engine.backend import CPU, Device
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
+from xaikit.engine.noise import Smoothing
+from xaikit.engine.params import GradientParams
+from xaikit.engine.passes import smoothed_gradients
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -17,10 +29,10 @@ from xaikit.plugin.errors import (
 )
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.manager import register_plugin, unregister_plugin
+from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
-from xaikit.run.explain import explain, explainers, load_model
+from xaikit.run.explain import explain, explainers, load_model, sinks
 from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
 
@@ -28,11 +40,14 @@ __version__ = _version("xaikit")
 """The installed distribution's version."""
 
 __all__ = [
+    "CPU",
     "Attribution",
     "DatasetError",
     "DatasetResult",
+    "Device",
     "Explainer",
     "Explanation",
+    "GradientParams",
     "Graph",
     "ImageError",
     "Layer",
@@ -44,9 +59,11 @@ __all__ = [
     "ParameterError",
     "Params",
     "PluginError",
+    "PluginWarning",
     "Preprocessing",
     "RowFailure",
     "Sink",
+    "Smoothing",
     "XaikitError",
     "explain",
     "explain_dataset",
@@ -57,6 +74,8 @@ __all__ = [
     "load_image",
     "load_model",
     "register_plugin",
+    "sinks",
+    "smoothed_gradients",
     "unregister_plugin",
     "variable_gradients",
     "write_outputs",

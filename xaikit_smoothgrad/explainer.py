@@ -1,4 +1,6 @@
-"""SmoothGrad (Smilkov et al., 2017) with the parameters of NNC's XAI/SmoothGrad plugin."""
+"""SmoothGrad (Smilkov et al., 2017) with the parameters of NNC's XAI/SmoothGrad plugin:
+the engine's input gradients of noisy copies, as ``gradient`` smoothed with
+``smoothgrad_sq`` gives them."""
 
 from __future__ import annotations
 
@@ -8,9 +10,6 @@ import numpy as np
 from pydantic import Field
 
 import xaikit
-from xaikit.engine.backend import Device
-from xaikit.engine.gradients import score_values
-from xaikit.engine.passes import MAX_AUTO_BATCH, MEMORY_BUDGET, noisy_gradient_maps
 
 
 class SmoothGrad(xaikit.Explainer):
@@ -20,7 +19,7 @@ class SmoothGrad(xaikit.Explainer):
     description = "SmoothGrad: input gradients averaged over noisy copies (arXiv:1706.03825)"
     nnc_column = "SmoothGrad"
 
-    class Params(xaikit.Params):
+    class Params(xaikit.GradientParams):
         noise_level: float = Field(
             0.15,
             ge=0.0,
@@ -41,12 +40,6 @@ class SmoothGrad(xaikit.Explainer):
             description="The map: smoothgrad_sq, the mean squared gradient (NNC's); "
             "smoothgrad, the mean gradient; vargrad, the gradients' variance.",
         )
-        score: Literal["output", "logit"] = Field(
-            "output",
-            description="What is differentiated: the model's output (NNC), or the logit "
-            "that its final Softmax or Sigmoid turns into that output (the paper's class "
-            "score).",
-        )
         seed: Optional[int] = Field(
             None,
             ge=0,
@@ -54,32 +47,6 @@ class SmoothGrad(xaikit.Explainer):
             description="Seed of the noise: the same seed gives the same noise at any "
             "batch size and thread count, and a bit-identical map at any thread count; "
             "every image of a run gets the same seed. Default: fresh noise each run.",
-        )
-        batch_size: Optional[int] = Field(
-            None,
-            ge=1,
-            le=65_536,
-            description="Noisy copies evaluated per forward/backward pass. Default: a pass "
-            "for each of the default threads, their buffers together within "
-            f"{MEMORY_BUDGET // 2**20} MiB, at most {MAX_AUTO_BATCH}.",
-        )
-        threads: Optional[int] = Field(
-            None,
-            ge=1,
-            le=256,
-            description="Passes run at once, each in a thread with its own graph. "
-            "Default: the CPU cores (at most 8); 1 on a GPU.",
-        )
-        device: Literal["cpu", "cuda", "cudnn"] = Field(
-            "cpu",
-            description="Where nnabla runs: cpu, or a GPU through nnabla's CUDA extension "
-            "(pip install 'xaikit[cuda]').",
-        )
-        device_id: int = Field(
-            0,
-            ge=0,
-            le=255,
-            description="GPU number for cuda and cudnn.",
         )
         layer_index: int = Field(
             0,
@@ -103,28 +70,19 @@ class SmoothGrad(xaikit.Explainer):
         (``differentiated``: output or logit, and its value on the image,
         ``differentiated_score``) and the variable (``variable``)."""
         variable = layer_variable(model, params.layer_index)
-        maps = noisy_gradient_maps(
-            model,
-            images,
-            [int(c) for c in class_indices],
-            noise_level=params.noise_level,
-            num_samples=params.num_samples,
-            variant=params.variant,
-            score=params.score,
-            seed=params.seed,
-            batch_size=params.batch_size,
-            threads=params.threads,
-            device=Device(params.device, params.device_id),
-            variable=None if params.layer_index == 0 else variable,
-        )
+        smoothing = xaikit.Smoothing(params.num_samples, params.noise_level, params.variant,
+                                     params.seed)
+        maps = xaikit.smoothed_gradients(
+            model, images, [int(c) for c in class_indices], smoothing,
+            variable=None if params.layer_index == 0 else variable, **params.engine_options())
         return [xaikit.Attribution(values, {
             "method": params.variant, "differentiated": params.score,
-            "differentiated_score": float(score_values(model, image[None], params.score)[0, c]),
+            "differentiated_score": float(model.predict(image[None], params.score)[0, c]),
             "variable": variable})
             for values, image, c in zip(maps, images, class_indices)]
 
 
-def layer_variable(model, layer_index: int) -> str:
+def layer_variable(model: xaikit.LoadedModel, layer_index: int) -> str:
     """The variable NNC's ``--layer_index`` names (see :attr:`LoadedModel.nnc_variables`)."""
     names = model.nnc_variables
     if layer_index < len(names):
@@ -132,5 +90,5 @@ def layer_variable(model, layer_index: int) -> str:
     numbered = [f"{i} {name}" for i, name in enumerate(names)]
     if len(numbered) > 20:
         numbered = numbered[:10] + ["..."] + numbered[-3:]
-    raise xaikit.ParameterError(f"layer_index: {layer_index} is past the last variable of "
-                                f"{model.name} ({', '.join(numbered)})")
+    raise xaikit.ParameterError(f"{layer_index} is past the last variable of {model.name} "
+                                f"({', '.join(numbered)})", subject="layer_index")

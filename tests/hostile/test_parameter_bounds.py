@@ -13,10 +13,11 @@ import xaikit
 from xaikit.plugin.manager import OWN_PACKAGE, registry
 from xaikit.plugin.params import validate
 from xaikit.run.request import RunParams
+from xaikit.run.smoothing import SmoothParams
 
 
 def schemas():
-    found = [("run", RunParams)]
+    found = [("run", RunParams), ("smoothing", SmoothParams)]
     for kind in ("explainer", "sink"):
         found += [(f"{kind} {name}", reg.obj.Params)
                   for name, reg in registry().items[kind].items() if reg.package == OWN_PACKAGE]

@@ -17,6 +17,7 @@ from xaikit.run import explain as api
 from xaikit.run.explanation import write_explanations
 from xaikit.run.outputs import option_prefix
 from xaikit.run.request import Request, RunParams, build_request
+from xaikit.run.smoothing import SmoothParams
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +56,7 @@ class ExplainerGroup(click.Group):
         except UnknownPluginError:
             return None  # click says: No such command
         run_fields = RunParams.model_fields  # a seed the explainer declares is the run's --seed
-        options = schema_options(RunParams) + [
+        options = schema_options(RunParams) + schema_options(SmoothParams) + [
             opt for opt in schema_options(explainer.Params) if opt.name not in run_fields]
         for option in options:
             if option.name == "sink":  # validated by xaikit; --help lists the installed ones
@@ -92,7 +93,8 @@ def parse_run(name: str, values: Dict[str, Any]) -> Request:
     """The request of ``xaikit run <name>`` from click's values: the options given, the
     sinks' and model adapters' options by plugin, and ``-i data.csv`` as the dataset it
     names."""
-    own = set(RunParams.model_fields) | set(registry().get("explainer", name).Params.model_fields)
+    own = (set(RunParams.model_fields) | set(SmoothParams.model_fields)
+           | set(registry().get("explainer", name).Params.model_fields))
     given = {key: value for key, value in values.items() if key in own and value is not None}
     image = given.get("image")
     dataset = image is None or image.lower().endswith(".csv")

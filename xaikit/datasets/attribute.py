@@ -8,14 +8,16 @@ while the caller reads the images and writes the maps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
 from xaikit.engine.model import LoadedModel
+from xaikit.engine.noise import Smoothing
 from xaikit.plugin.errors import XaikitError
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.params import Params
+from xaikit.run.smoothing import attribute_images
 
 
 @dataclass(frozen=True)
@@ -46,21 +48,22 @@ class Refused:
 
 
 def attribute_chunk(explainer: Explainer, params: Params, model: LoadedModel,
-                    rows: Sequence[RowInput]) -> List[Union[Attributed, Refused]]:
-    """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk;
-    when the explainer refuses the chunk, row by row, so that its error fails only the
-    rows it is about."""
+                    rows: Sequence[RowInput],
+                    smoothing: Optional[Smoothing] = None) -> List[Union[Attributed, Refused]]:
+    """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk
+    (:meth:`Explainer.explain_smoothed` with ``smoothing``); when the explainer refuses the
+    chunk, row by row, so that its error fails only the rows it is about."""
     if not rows:
         return []
     images = np.stack([item.pixels for item in rows])
     classes = [item.class_index for item in rows]
     try:
-        results = explainer.explain_batch(model, images, classes, params)
+        results = attribute_images(explainer, model, images, classes, params, smoothing)
     except XaikitError as exc:
         if len(rows) == 1:
             return [Refused(rows[0].row, str(exc))]
         return [result for item in rows
-                for result in attribute_chunk(explainer, params, model, [item])]
+                for result in attribute_chunk(explainer, params, model, [item], smoothing)]
     scores = model.predict(images)[np.arange(len(rows)), classes]
-    return [Attributed(item.row, item.class_index, Attribution.of(result), float(score))
-            for item, result, score in zip(rows, results, scores)]
+    return [Attributed(item.row, item.class_index, attribution, float(score))
+            for item, attribution, score in zip(rows, results, scores)]

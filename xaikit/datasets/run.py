@@ -75,7 +75,8 @@ def explain_dataset(
     :param sink_params: the sinks' parameters by sink name.
     :param labels: class names (a file with one per line, or a list) for the output CSV
         and the panels.
-    :param params: the explainer's parameters, and the run's options: ``seed``.
+    :param params: the explainer's parameters, and the run's options: ``seed``, and the
+        smoothing options (as :func:`xaikit.explain` takes them).
     :returns: the counts, failures and paths. A row that fails (unreadable image, bad
         label) does not stop the run; it is listed in ``<output stem>.errors.csv``.
     :raises XaikitError: before any work, for bad parameters, CSV or model.
@@ -115,7 +116,7 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
     if model.num_classes > 1 and width > 1 and width != model.num_classes:
         note(f"label_variable {source.label_variable!r} has {width} columns and {model.name} "
              f"{model.num_classes} outputs: every row explains class 0, as NNC does")
-    settings = {"explainer": request.name, "params": request.params.model_dump(mode="json"),
+    settings = {"explainer": request.name, "params": request.settings(mode="json"),
                 # a file with adapter options is fingerprinted as the model the API's
                 # load_model(path, **options) gives, so the CLI and the API share maps
                 "model": model_fingerprint(model if request.model_options else request.model,
@@ -145,7 +146,7 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
                     chunk = load_chunk(data, plan.todo[first:first + chunk_size], plan.classes,
                                        model)
                     results = attribute_chunk(request.explainer, request.params, model,
-                                              chunk.inputs)
+                                              chunk.inputs, request.smoothing)
                     pending.append(saving.submit(writer.save, chunk, results))
                     while len(pending) > 1:
                         done += _saved(pending.pop(0), counter)

@@ -1,33 +1,31 @@
-"""Input gradients of class scores: the building block of gradient-based explainers."""
+"""Input gradients of class scores, batched and threaded: the engine of gradient-based
+explainers.
+
+Rows are cut into passes of ``batch_size``; passes run in ``threads`` threads, each through
+a graph replica of its own (see :mod:`.threads`), on a device (see :mod:`.backend`).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
-from xaikit.engine.model import Graph, LoadedModel
+from xaikit.engine.model import LoadedModel, score_variable
+from xaikit.engine.threads import cpu_cores, ordered_map
 from xaikit.plugin.errors import ParameterError
 
-SCORES = ("output", "logit")
-"""What is differentiated: the model's output, or the logits that its final Softmax or
-Sigmoid turns into that output (see :attr:`LoadedModel.logit`)."""
+MEMORY_BUDGET = 2**30
+"""Bytes that the passes of all threads may take together at the default batch size,
+as :func:`bytes_per_sample` estimates them."""
+MAX_AUTO_BATCH = 256
+"""Largest default batch size: larger passes run no faster."""
+MAX_AUTO_THREADS = 8
+"""Most threads used by default on CPU (each holds a graph replica and its buffers)."""
 
 Classes = Union[int, Sequence[int]]
-
-
-def score_variable(model: LoadedModel, graph: Graph, score: str = "output") -> "nn.Variable":
-    """The variable of ``graph`` whose entries ``score`` names.
-
-    ``logit`` is the input of the model's final Softmax or Sigmoid; a model without one
-    outputs logits already, and ``logit`` is its output.
-    """
-    if score not in SCORES:
-        raise ParameterError(f"score: {score!r} is not one of {', '.join(SCORES)}")
-    if score == "logit" and model.logit is not None:
-        return graph.variables[model.logit]
-    return graph.output
 
 
 def gradient_pass(
@@ -76,17 +74,6 @@ def gradient_pass(
     return target.grad
 
 
-def score_values(model: LoadedModel, batch: np.ndarray, score: str = "output") -> np.ndarray:
-    """The ``score`` variable's values (the output, or the logits) for a preprocessed
-    batch: float32 ``(n, num_classes)``."""
-    with model.lock:
-        graph = model.graph(len(batch))
-        graph.input.d = batch
-        values = score_variable(model, graph, score)
-        values.forward(clear_buffer=True)
-        return np.array(values.d, dtype=np.float32).reshape(len(batch), -1)
-
-
 def class_selector(scores: "nn.Variable", class_indices: Classes) -> np.ndarray:
     """The backward seed that picks ``scores[i, class_indices[i]]``: one-hot rows of
     ``scores``' shape."""
@@ -98,24 +85,45 @@ def class_selector(scores: "nn.Variable", class_indices: Classes) -> np.ndarray:
 
 def input_gradients(
     model: LoadedModel,
-    batch: np.ndarray,
+    inputs: np.ndarray,
     class_indices: Classes,
     *,
     score: str = "output",
+    batch_size: Optional[int] = None,
+    threads: Optional[int] = None,
     device: Device = CPU,
 ) -> np.ndarray:
-    """d score[i, class_indices[i]] / d input[i] for each image ``i`` of ``batch``.
+    """d score[i, class_indices[i]] / d inputs[i] for every row ``i`` of ``inputs``.
 
-    :param batch: float32 ``(n,) + model.input_shape``, preprocessed.
-    :param class_indices: one class for the whole batch, or one per image.
-    :param score: ``"output"`` or ``"logit"`` (see :data:`SCORES`).
-    :returns: float32 array of ``batch``'s shape. One forward and one backward pass
-        at batch size ``n``; the graph for that size is built once per model.
+    The rows are cut, in order, into passes of ``batch_size`` (one forward and one backward
+    pass each); the passes run in ``threads`` threads, each through a graph replica of its
+    own, on ``device``. Graphs are built once per model, batch size, replica and device.
+
+    :param inputs: float32 ``(n,) + model.input_shape``, preprocessed.
+    :param class_indices: one class for every row, or one per row.
+    :param score: ``"output"``, the model's output, or ``"logit"``, its logits.
+    :param batch_size: rows per pass; None: :func:`default_batch_size`, which keeps the
+        passes of the default threads within :data:`MEMORY_BUDGET`.
+    :param threads: passes run at once; None: :func:`default_threads`.
+    :param device: where nnabla runs (:data:`xaikit.CPU`, or ``xaikit.Device("cudnn", 0)``).
+    :returns: float32 array of ``inputs``' shape.
     """
-    with model.lock, nn.context_scope(device.context()):
-        grads = gradient_pass(model, np.asarray(batch, dtype=np.float32), class_indices,
-                              score=score, device=device)
-        return np.array(grads.data, dtype=np.float32)
+    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+    n = len(inputs)
+    rows = np.broadcast_to(np.asarray(class_indices), (n,))
+    batch_size = batch_size or default_batch_size(model, n, default_threads(device), score)
+    threads = threads or default_threads(device)
+
+    def work(worker: int, start: int) -> np.ndarray:
+        stop = min(n, start + batch_size)
+        grads = gradient_pass(model, inputs[start:stop], rows[start:stop], score=score,
+                              replica=worker, device=device)
+        return np.array(grads.data, dtype=np.float32)  # the graph reuses its buffers
+
+    starts = range(0, n, batch_size)
+    with model.lock, nn.context_scope(device.context()):  # one pass: in the calling thread
+        passes = list(ordered_map(work, starts, min(threads, len(starts))))
+    return np.concatenate(passes) if passes else np.empty_like(inputs)
 
 
 def bytes_per_sample(model: LoadedModel, score: str = "output") -> int:
@@ -129,6 +137,24 @@ def bytes_per_sample(model: LoadedModel, score: str = "output") -> int:
 
     score_variable(model, graph, score).visit(visit)
     return 2 * 4 * sum(sizes)
+
+
+def default_threads(device: Device = CPU) -> int:
+    """Passes run at once by default: on the CPU one per core (nnabla's CPU kernels use one
+    each), at most :data:`MAX_AUTO_THREADS`; on a GPU one."""
+    return min(cpu_cores(), MAX_AUTO_THREADS) if device.name == "cpu" else 1
+
+
+def default_batch_size(model: LoadedModel, total_rows: int, threads: int,
+                       score: str = "output") -> int:
+    """Rows per pass: a pass for each of ``threads``, all of them within the budget
+    (:data:`MEMORY_BUDGET`, at most :data:`MAX_AUTO_BATCH` rows).
+
+    The engine passes it the default thread count whatever the thread count asked for, so
+    that asking for another one changes neither the batch size nor, therefore, the result.
+    """
+    by_memory = MEMORY_BUDGET // (threads * bytes_per_sample(model, score))
+    return max(1, min(MAX_AUTO_BATCH, by_memory, math.ceil(total_rows / threads)))
 
 
 def input_gradients_in_batches(
@@ -150,7 +176,7 @@ def input_gradients_in_batches(
     done = 0
     for batch in _chunks(inputs, batch_size):
         classes = class_indices[done:done + len(batch)] if per_input else class_indices
-        yield input_gradients(model, batch, classes)
+        yield input_gradients(model, batch, classes, batch_size=len(batch), threads=1)
         done += len(batch)
 
 

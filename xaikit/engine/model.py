@@ -10,7 +10,12 @@ from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional,
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
+from xaikit.plugin.errors import ParameterError
 from xaikit.plugin.params import Params
+
+SCORES = ("output", "logit")
+"""What is differentiated: the model's output, or the logits that its final Softmax or
+Sigmoid turns into that output (see :attr:`LoadedModel.logit`)."""
 
 _scope_ids = itertools.count()
 _build_lock = threading.Lock()  # nnabla's parameter scope and context are process-wide
@@ -66,6 +71,19 @@ class Preprocessing:
         std = np.asarray(self.std, np.float64)[:, None, None]
         x = (np.asarray(pixels, np.float64) * self.scale - mean) / std
         return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def score_variable(model: "LoadedModel", graph: Graph, score: str = "output") -> "nn.Variable":
+    """The variable of ``graph`` whose entries ``score`` names.
+
+    ``logit`` is the input of the model's final Softmax or Sigmoid; a model without one
+    outputs logits already, and ``logit`` is its output.
+    """
+    if score not in SCORES:
+        raise ParameterError(f"score: {score!r} is not one of {', '.join(SCORES)}")
+    if score == "logit" and model.logit is not None:
+        return graph.variables[model.logit]
+    return graph.output
 
 
 class LoadedModel:
@@ -158,13 +176,15 @@ class LoadedModel:
         return tuple(name for name, v in graph.variables.items()
                      if v is graph.input or v.parent is not None)
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
+    def predict(self, images: np.ndarray, score: str = "output") -> np.ndarray:
+        """Class scores for a batch of preprocessed images ``(n, C, H, W)``: the model's
+        output, or with ``score="logit"`` the logits (see :data:`SCORES`)."""
         with self.lock:
             g = self.graph(len(images))
             g.input.d = images
-            g.output.forward(clear_buffer=True)
-            return np.array(g.output.d, dtype=np.float32).reshape(len(images), -1)
+            values = score_variable(self, g, score)
+            values.forward(clear_buffer=True)
+            return np.array(values.d, dtype=np.float32).reshape(len(images), -1)
 
     def __repr__(self) -> str:
         return (

@@ -1,4 +1,5 @@
-"""SmoothGrad's noisy copies of an image, drawn on the device that evaluates them.
+"""Seeded noisy copies of images (SmoothGrad's noise), drawn on the device that evaluates
+them, and :class:`Smoothing`, which says how many and how their maps make one.
 
 Seeds: sample ``j`` of an image is row ``j % B`` of noise block ``j // B``, drawn with a
 seed derived from ``(seed, j // B)``; ``B`` (:func:`block_samples`) depends on the image
@@ -14,11 +15,13 @@ CPU and a GPU.
 
 from __future__ import annotations
 
-from typing import List, Tuple, Union
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from xaikit.engine.backend import CPU, F, nn
+from xaikit.plugin.errors import ParameterError
 
 NOISE_BLOCK_BYTES = {True: 64 * 2**10, False: 4 * 2**20}
 """Noise drawn at a time for one image, on the host (numpy) and on the device (nnabla):
@@ -26,6 +29,67 @@ a pass that needs part of a block draws all of it, and each draw on the device c
 nnabla some 0.2 ms."""
 
 Array = Union[np.ndarray, "nn.NdArray"]
+
+VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
+"""How the maps ``m_1 ... m_n`` of an image's noisy copies make one map: their mean
+(SmoothGrad), the mean of their squares (SmoothGrad-SQ, NNC's SmoothGrad map) or their
+variance, 1/n (VarGrad)."""
+
+_SUMS = {"smoothgrad": ("sums",), "smoothgrad_sq": ("squares",),
+         "vargrad": ("sums", "squares")}
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    """Noise around an explainer: its maps of ``samples`` noisy copies of each image,
+    reduced to one map by ``variant`` (see :data:`VARIANTS`).
+
+    Copy ``j`` of an image ``x`` is ``x`` plus Gaussian noise of standard deviation
+    ``noise_level * (max(x) - min(x))``, drawn from the image's seed and ``j`` alone: the
+    copies do not depend on how they are batched or threaded. ``seed`` seeds every image's
+    noise; None gives each image fresh noise.
+    """
+
+    samples: int
+    noise_level: float = 0.15
+    variant: str = "smoothgrad"
+    seed: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ParameterError(f"variant: {self.variant!r} is not one of "
+                                 f"{', '.join(VARIANTS)}")
+        if self.samples < 1:
+            raise ParameterError(f"samples: {self.samples} is not at least 1")
+        if not self.noise_level >= 0:
+            raise ParameterError(f"noise_level: {self.noise_level} is not at least 0")
+
+    def seeds(self, n: int) -> List[int]:
+        """The noise seed of each of ``n`` images: ``seed``, or fresh ones."""
+        return [fresh_seed() if self.seed is None else self.seed for _ in range(n)]
+
+    def copies(self, image: np.ndarray, seed: int, start: int = 0,
+               stop: Optional[int] = None) -> np.ndarray:
+        """Copies ``start`` to ``stop - 1`` (default: to the last) of ``image`` with the
+        noise of ``seed``: float32 ``(stop - start,) + image.shape``, drawn on the host."""
+        stop = self.samples if stop is None else stop
+        return NoisyCopies(image, self.noise_level, seed, self.samples,
+                           on_host=True).rows(start, stop)
+
+    @property
+    def sums(self) -> Tuple[str, ...]:
+        """What :meth:`reduce` needs per image: ``"sums"`` of the maps, ``"squares"``."""
+        return _SUMS[self.variant]
+
+    def reduce(self, totals: Dict[str, np.ndarray]) -> np.ndarray:
+        """The maps, float32, from float64 totals over each image's ``samples`` copies:
+        for each name of :attr:`sums`, the sum of the maps or of their squares."""
+        means = {name: total / self.samples for name, total in totals.items()}
+        if self.variant == "vargrad":
+            maps = np.maximum(means["squares"] - np.square(means["sums"]), 0.0)
+        else:
+            maps = means[self.sums[0]]
+        return maps.astype(np.float32)
 
 
 def noise_sigma(image: np.ndarray, noise_level: float) -> float:

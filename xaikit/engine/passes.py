@@ -1,39 +1,34 @@
-"""The noisy-gradient kernel: SmoothGrad's gradients over batches of noisy copies.
+"""Maps of noisy copies reduced to one map per image: the smoothing kernels.
 
-The samples of all images of a call are cut, in order, into passes of ``batch_size``
+The copies of all images of a call are cut, in order, into passes of ``batch_size``
 copies; a pass may hold the last copies of one image and the first of the next, each row
-differentiated for its own image's class. Passes run in ``threads`` threads, each drawing
-its noisy copies (see :mod:`.noise`) and running them through a graph replica of its own.
-Each pass is reduced where its gradients are to per-image sums of the gradients and of
-their squares, and the host adds these in pass order, in float64: the thread count cannot
-change a map.
+explained for its own image's class. Each pass is reduced to per-image sums of its maps,
+or of their squares, and the host adds these in pass order, in float64: neither the thread
+count nor the way passes are run can change a map.
+
+:func:`smoothed_gradients` does it for input gradients, with the engine: passes run in
+``threads`` threads, each drawing its noisy copies (see :mod:`.noise`), running them
+through a graph replica of its own and reducing its gradients where they are.
+:func:`smoothed_maps` does it for any function of a batch of images (an explainer's
+``explain_batch``), pass after pass in the calling thread.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xaikit import LoadedModel, ParameterError
 from xaikit.engine.backend import CPU, Device, F, nn
-from xaikit.engine.gradients import bytes_per_sample, gradient_pass
-from xaikit.engine.noise import NoisyCopies, concatenate, fresh_seed
-from xaikit.engine.threads import cpu_cores, ordered_map
+from xaikit.engine.gradients import default_batch_size, default_threads, gradient_pass
+from xaikit.engine.model import LoadedModel
+from xaikit.engine.noise import NoisyCopies, Smoothing, concatenate
+from xaikit.engine.threads import ordered_map
 
-VARIANTS = ("smoothgrad_sq", "smoothgrad", "vargrad")
-"""Mean of squared gradients (NNC's map), mean gradient, variance of the gradients."""
-
-MEMORY_BUDGET = 2**30
-"""Bytes that the passes of all threads may take together at the default batch size,
-as :func:`xaikit.engine.gradients.bytes_per_sample` estimates them."""
-MAX_AUTO_BATCH = 256
-"""Largest default batch size: larger passes run no faster."""
-MAX_AUTO_THREADS = 8
-"""Most threads used by default on CPU (each holds a graph replica and its buffers)."""
+Sums = Dict[str, np.ndarray]
+"""Per wanted quantity (``sums``, ``squares``), float64 ``(segments,) + image shape``."""
 
 
 @dataclass(frozen=True)
@@ -72,101 +67,120 @@ def on_host(device: Device) -> bool:
     return device.name == "cpu"
 
 
-def default_threads(device: Device) -> int:
-    """CPU: one thread per core (nnabla's CPU kernels use one each); a GPU: one."""
-    return min(cpu_cores(), MAX_AUTO_THREADS) if device.name == "cpu" else 1
-
-
-def default_batch_size(model: LoadedModel, total_samples: int, threads: int,
-                       score: str = "output") -> int:
-    """Copies per pass: a pass for each of ``threads``, all of them within the budget.
-
-    Runs pass it the default thread count whatever the thread count asked for, so that
-    asking for another one changes neither the batch size nor, therefore, the map.
-    """
-    by_memory = MEMORY_BUDGET // (threads * bytes_per_sample(model, score))
-    return max(1, min(MAX_AUTO_BATCH, by_memory, math.ceil(total_samples / threads)))
-
-
-def noisy_gradient_maps(
+def smoothed_gradients(
     model: LoadedModel,
     images: np.ndarray,
     class_indices: Sequence[int],
+    smoothing: Smoothing,
     *,
-    noise_level: float,
-    num_samples: int,
-    variant: str = "smoothgrad_sq",
     score: str = "output",
-    seed: Optional[int] = None,
     batch_size: Optional[int] = None,
     threads: Optional[int] = None,
     device: Device = CPU,
     variable: Optional[str] = None,
 ) -> np.ndarray:
-    """One SmoothGrad map per image: ``variant`` of the gradients of the ``score`` of each
-    image's class at ``num_samples`` noisy copies of it, with respect to the input (or to
-    ``variable``, a key of the graph's ``variables``).
+    """The gradients of the ``score`` of each image's class with respect to its input (or
+    to ``variable``) at ``smoothing.samples`` noisy copies of it, reduced to one map per
+    image by ``smoothing.variant``: SmoothGrad.
 
     :param images: float32 ``(n,) + model.input_shape``, preprocessed.
-    :param seed: seeds every image's noise (see :mod:`.noise`); None: fresh noise per image.
-    :param batch_size: copies per pass; None: :func:`default_batch_size`.
-    :param threads: passes run at once; None: :func:`default_threads`.
+    :param class_indices: one class per image.
+    :param batch_size: copies per pass; None: :func:`~.gradients.default_batch_size` of all
+        the copies.
+    :param threads: passes run at once; None: :func:`~.gradients.default_threads`.
+    :param variable: a key of the graph's ``variables``: the gradients with respect to that
+        variable (an intermediate one, say) instead of the input.
     :returns: float32 ``(n,) + model.input_shape`` (or ``variable``'s shape).
     """
-    if variant not in VARIANTS:
-        raise ParameterError(f"variant: {variant!r} is not one of {', '.join(VARIANTS)}")
+    samples = smoothing.samples
     context = device.context()
-    batch_size = batch_size or default_batch_size(model, len(images) * num_samples,
+    batch_size = batch_size or default_batch_size(model, len(images) * samples,
                                                   default_threads(device), score)
     threads = threads or default_threads(device)
-    seeds = [fresh_seed() if seed is None else seed for _ in images]
-    passes = plan_passes(len(images), num_samples, batch_size)
-    wanted = {"smoothgrad_sq": ("squares",), "smoothgrad": ("sums",),
-              "vargrad": ("sums", "squares")}[variant]
+    seeds = smoothing.seeds(len(images))
+    passes = plan_passes(len(images), samples, batch_size)
+    wanted = smoothing.sums
     width = max(len(segments) for segments in passes)
     host = on_host(device)
     reducers: Dict[Tuple[int, int], _Reducer] = {}
     build_lock = threading.Lock()
 
-    def work(worker: int, segments: List[Segment]) -> Dict[str, np.ndarray]:
+    def work(worker: int, segments: List[Segment]) -> Sums:
         inputs = concatenate([
-            NoisyCopies(images[s.item], noise_level, seeds[s.item], num_samples,
+            NoisyCopies(images[s.item], smoothing.noise_level, seeds[s.item], samples,
                         on_host=host).rows(s.start, s.stop)
             for s in segments])
-        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item]) for s in segments])
+        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
+                               for s in segments])
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device,
                               variable=variable)
         if host:
-            return _host_sums(grads.data, segments, wanted)
+            return host_sums(grads.data, segments, wanted)
         key = (worker, len(rows))
         if key not in reducers:
             with build_lock:
                 reducers[key] = _Reducer(grads.shape, width, wanted)
         return reducers[key](grads, segments)
 
-    shape = images.shape[1:] if variable is None else model.graph(1).variables[variable].shape[1:]
-    totals = {name: np.zeros((len(images),) + shape, dtype=np.float64) for name in wanted}
+    shape = images.shape if variable is None else (
+        (len(images),) + model.graph(1).variables[variable].shape[1:])
     with model.lock, nn.context_scope(context):
-        for segments, partials in zip(passes, ordered_map(work, passes, threads)):
-            for name, partial in partials.items():
-                for i, s in enumerate(segments):
-                    totals[name][s.item] += partial[i]
-    means = {name: total / num_samples for name, total in totals.items()}
-    if variant == "vargrad":
-        maps = np.maximum(means["squares"] - np.square(means["sums"]), 0.0)
-    else:
-        maps = means[wanted[0]]
-    return maps.astype(np.float32)
+        return _reduce(smoothing, shape, passes, ordered_map(work, passes, threads))
 
 
-def _host_sums(grads: np.ndarray, segments: List[Segment],
-               wanted: Tuple[str, ...]) -> Dict[str, np.ndarray]:
-    """The gradient rows of each segment of a pass added up (``sums``), or their squares
+def smoothed_maps(
+    model: LoadedModel,
+    explain: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    images: np.ndarray,
+    class_indices: Sequence[int],
+    smoothing: Smoothing,
+    batch_size: Optional[int] = None,
+) -> np.ndarray:
+    """``explain(copies, classes)``'s maps of ``smoothing.samples`` noisy copies of each
+    image, reduced to one map per image by ``smoothing.variant``.
+
+    :param explain: maps (``(k,) + model.input_shape``) of ``k`` images for one class each.
+    :param images: float32 ``(n,) + model.input_shape``, preprocessed.
+    :param class_indices: one class per image.
+    :param batch_size: copies per call of ``explain``; None: as many as one pass of input
+        gradients may hold within the memory budget (at most 256), so that memory stays
+        bounded however many images and samples there are.
+    :returns: float32 ``(n,) + model.input_shape``.
+    """
+    samples = smoothing.samples
+    batch_size = batch_size or default_batch_size(model, len(images) * samples, threads=1)
+    seeds = smoothing.seeds(len(images))
+    passes = plan_passes(len(images), samples, batch_size)
+
+    def run(segments: List[Segment]) -> Sums:
+        copies = np.concatenate([smoothing.copies(images[s.item], seeds[s.item], s.start,
+                                                  s.stop) for s in segments])
+        rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
+                               for s in segments])
+        maps = np.asarray(explain(copies, rows), dtype=np.float32)
+        return host_sums(maps, segments, smoothing.sums)
+
+    return _reduce(smoothing, images.shape, passes, map(run, passes))
+
+
+def _reduce(smoothing: Smoothing, shape: Tuple[int, ...], passes: List[List[Segment]],
+            partials: Iterable[Sums]) -> np.ndarray:
+    """Add up the passes' per-image sums, in pass order, in float64; the maps."""
+    totals = {name: np.zeros(shape, dtype=np.float64) for name in smoothing.sums}
+    for segments, partial in zip(passes, partials):
+        for name, values in partial.items():
+            for i, s in enumerate(segments):
+                totals[name][s.item] += values[i]
+    return smoothing.reduce(totals)
+
+
+def host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]) -> Sums:
+    """The map rows of each segment of a pass added up (``sums``), or their squares
     (``squares``): per wanted quantity, float64 ``(len(segments),) + image shape``."""
-    out = {name: np.empty((len(segments),) + grads.shape[1:]) for name in wanted}
+    out = {name: np.empty((len(segments),) + maps.shape[1:]) for name in wanted}
     row = 0
     for i, s in enumerate(segments):
-        rows = grads[row:row + s.stop - s.start]
+        rows = maps[row:row + s.stop - s.start]
         row += s.stop - s.start
         if "sums" in out:
             out["sums"][i] = rows.sum(axis=0, dtype=np.float64)
@@ -176,7 +190,7 @@ def _host_sums(grads: np.ndarray, segments: List[Segment],
 
 
 class _Reducer:
-    """:func:`_host_sums` as a graph on the device: products of the gradient rows, or of
+    """:func:`host_sums` as a graph on the device: products of the gradient rows, or of
     their squares, with a 0/1 segment matrix."""
 
     def __init__(self, shape: Tuple[int, ...], width: int, wanted: Tuple[str, ...]):
@@ -186,8 +200,7 @@ class _Reducer:
         rows = {"sums": lambda: self.grads, "squares": lambda: F.pow_scalar(self.grads, 2.0)}
         self.outputs = {name: F.affine(self.members, rows[name]()) for name in wanted}
 
-    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> Dict[str, np.ndarray]:
-        """Per wanted quantity, float64 ``(len(segments),) + image shape``."""
+    def __call__(self, grads: "nn.NdArray", segments: List[Segment]) -> Sums:
         lengths = [s.stop - s.start for s in segments]
         if lengths != self.layout:
             members = np.zeros(self.members.shape, dtype=np.float32)

@@ -22,6 +22,7 @@ OWN_PACKAGE = "xaikit"
 """The distribution of xaikit's own plugins: they keep their names when others clash."""
 
 DEFAULT_PLUGINS = (
+    "xaikit.builtins.explainers.gradient",
     "xaikit.builtins.adapters.nnp",
     "xaikit.builtins.adapters.onnx",
     "xaikit.builtins.adapters.graph",

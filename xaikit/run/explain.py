@@ -9,13 +9,13 @@ import numpy as np
 
 from xaikit.engine.model import LoadedModel
 from xaikit.plugin.errors import ParameterError
-from xaikit.plugin.explainer import Attribution
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import validate
 from xaikit.run.classes import resolve_classes
 from xaikit.run.explanation import Context, Explanation
 from xaikit.run.images import load_image, read_image
 from xaikit.run.request import Request, build_request, model_adapter
+from xaikit.run.smoothing import attribute_image
 
 
 def load_model(ref: Any, **options: Any) -> LoadedModel:
@@ -40,6 +40,11 @@ def explainers() -> List[str]:
     return sorted(registry().items["explainer"])
 
 
+def sinks() -> List[str]:
+    """Names of the installed sinks."""
+    return sorted(registry().items["sink"])
+
+
 def explain(
     explainer: str,
     model: Any,
@@ -58,7 +63,8 @@ def explain(
         class on ``image``; or a list (``[3, 5]`` or ``"3,5"``) for one explanation per class.
     :param labels: class names: a text file with one per line, or a sequence.
     :param params: the explainer's parameters, validated by its ``Params`` schema, and
-        the run's options: ``seed``.
+        the run's options: ``seed``, and ``smooth_samples``, ``smooth_noise_level`` and
+        ``smooth_variant`` (noise around any explainer; see :class:`xaikit.Smoothing`).
     :returns: an :class:`Explanation`; for a list of classes, a list of them in its order.
     :raises XaikitError: for any bad input, with a message naming the parameter.
     """
@@ -86,7 +92,8 @@ def explain_image(request: Request, model: LoadedModel) -> List[Explanation]:
         check_class_index(index, model)
     return [context.explanation(
                 pixels, index,
-                Attribution.of(request.explainer.explain(model, pixels, index, request.params)),
+                attribute_image(request.explainer, model, pixels, index, request.params,
+                                request.smoothing),
                 float(scores[index]), original)
             for index in indices]
 

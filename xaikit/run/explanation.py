@@ -93,7 +93,7 @@ class Context:
     @classmethod
     def of(cls, request: Request, model: LoadedModel) -> "Context":
         """The context of ``request`` on ``model``; reads the labels."""
-        return cls(request.name, request.params.model_dump(), model.name,
+        return cls(request.name, request.settings(), model.name,
                    class_names(request.labels, model.num_classes))
 
     def explanation(

@@ -3,11 +3,11 @@
 ``xaikit run``, :func:`xaikit.explain` and :func:`xaikit.explain_dataset` each turn what
 they were given into a :class:`Request` with :func:`build_request` and hand it down: the
 explainer and its parameters, the sinks and theirs, the model and its adapter's options
-(``--onnx-mean``), the classes, the input (an image or a
-dataset CSV), the output and the run's options. The Python API takes the run's options as
-keywords beside the explainer's parameters; an explainer may not name a parameter after a
-run option (:func:`xaikit.plugin.params.reserved_fields`), except ``seed``, which an
-explainer that declares one receives from the run.
+(``--onnx-mean``), the classes, the input (an image or a dataset CSV), the output and the
+run's options, the smoothing among them (:mod:`xaikit.run.smoothing`). The Python API takes
+the run's options as keywords beside the explainer's parameters; an explainer may not name
+a parameter after a run option (:func:`xaikit.plugin.params.reserved_fields`), except
+``seed``, which an explainer that declares one receives from the run.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from pydantic import Field
 
 from xaikit.datasets.layout import MAP_SUFFIX, output_csv
 from xaikit.engine.model import ModelAdapter
+from xaikit.engine.noise import Smoothing
 from xaikit.plugin.errors import ModelError, OutputError, ParameterError
 from xaikit.plugin.explainer import Explainer
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import Params, validate
 from xaikit.run.classes import ClassTarget
 from xaikit.run.outputs import SinkChoice, SinkParams, choose_sinks, option_prefix, output_path
+from xaikit.run.smoothing import SmoothParams, recorded
 
 MAX_SEED = 2**32 - 1
 
@@ -146,11 +148,18 @@ class Request:
     """Where the run writes (None: it returns explanations and writes nothing)."""
     sinks: Tuple[SinkChoice, ...] = ()
     seed: Optional[int] = None
+    smoothing: Optional[Smoothing] = None
+    """Noise around the explainer (``smooth_samples``...), seeded with ``seed``; None: off."""
 
     @property
     def name(self) -> str:
         """The explainer's registered name."""
         return self.explainer.name
+
+    def settings(self, mode: str = "python") -> Dict[str, Any]:
+        """What the maps depend on besides model, image and class: the explainer's
+        parameters, and the smoothing options when smoothing."""
+        return {**self.params.model_dump(mode=mode), **recorded(self.smoothing)}
 
 
 def build_request(
@@ -162,9 +171,10 @@ def build_request(
     dataset: bool,
     writes: bool = True,
 ) -> Request:
-    """Validate a run: ``options`` holds run options (the fields of :class:`RunParams`)
-    and the explainer's parameters, by name; ``sink_params`` the sinks' parameters by sink;
-    ``adapter_params`` the model adapters' by adapter (``{"onnx": {"mean": "0.5"}}``).
+    """Validate a run: ``options`` holds run options (the fields of :class:`RunParams`
+    and :class:`~xaikit.run.smoothing.SmoothParams`) and the explainer's parameters, by
+    name; ``sink_params`` the sinks' parameters by sink; ``adapter_params`` the model
+    adapters' by adapter (``{"onnx": {"mean": "0.5"}}``).
 
     :param dataset: a dataset run (``input``) rather than a run on one ``image``.
     :param writes: the run writes its explanations (``output``, ``sink``); a run that
@@ -174,9 +184,11 @@ def build_request(
     algorithm = registry().get("explainer", explainer)
     run_fields = RunParams.model_fields
     given = {k: v for k, v in options.items() if k in run_fields}
-    own = {k: v for k, v in options.items() if k not in run_fields}
+    smooth_fields = SmoothParams.model_fields
+    own = {k: v for k, v in options.items() if k not in run_fields and k not in smooth_fields}
     _refuse_misplaced(given, dataset, writes)
     run = validate(RunParams, {k: v for k, v in given.items() if k not in OBJECTS})
+    smooth = validate(SmoothParams, {k: v for k, v in options.items() if k in smooth_fields})
     if run.seed is not None and "seed" in algorithm.Params.model_fields:
         own["seed"] = run.seed
     params = validate(algorithm.Params, own)
@@ -209,6 +221,7 @@ def build_request(
         output=output,
         sinks=tuple(chosen),
         seed=run.seed,
+        smoothing=smooth.smoothing(run.seed),
     )
 
 

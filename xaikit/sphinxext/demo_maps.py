@@ -25,6 +25,10 @@ from xaikit.plugin.errors import XaikitError
 from xaikit.run.explain import explain, load_model
 from xaikit.run.images import load_image
 
+LEFT_OUT = "none"
+"""A ``:vary:`` value that leaves the parameter out: its default (no smoothing for
+``smooth_samples``)."""
+
 
 class DemoMapsDirective(SphinxDirective):
     """``.. xaikit-demo:: IMAGE [IMAGE ...]``: a row per image, the input then its maps.
@@ -33,7 +37,8 @@ class DemoMapsDirective(SphinxDirective):
     Options: ``:model:`` (default: the ``xaikit_demo_model`` config value), ``:explainer:``
     (default ``smoothgrad``), ``:class-index:`` (default: each image's predicted class),
     ``:params: name=value ...``, ``:vary: name value value ...`` (a map per value, a
-    parameter or ``class_index``), ``:sink:`` and ``:zoom:`` (pixel size, default 4).
+    parameter or ``class_index``; ``none`` leaves the parameter out), ``:sink:`` and
+    ``:zoom:`` (pixel size, default 4).
     """
 
     required_arguments = 1
@@ -75,7 +80,8 @@ class DemoMapsDirective(SphinxDirective):
             class_index = self.options.get("class-index")
             if class_index is None and vary != "class_index":
                 class_index = int(model.predict(load_image(image_path, model)[None]).argmax())
-            runs = [{"class_index": class_index, **params, **({vary: v} if vary else {})}
+            runs = [{"class_index": class_index, **params,
+                     **({vary: v} if vary and v != LEFT_OUT else {})}
                     for v in values or [None]]
             maps = [explain(explainer, model=model, image=image_path, **run) for run in runs]
             title = image_path.name + ("" if vary == "class_index" else f", class {class_index}")

@@ -7,10 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xaikit.plugin.errors import OutputError
-from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.params import Params
-from xaikit.plugin.sink import Sink
+from xaikit import OutputError, Params, Sink, hookimpl
 
 from .pillow import save_image, writable_extensions
 

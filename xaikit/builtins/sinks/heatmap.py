@@ -10,11 +10,8 @@ from PIL import Image
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from xaikit.plugin.errors import OutputError
-from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.params import Params as ParamsBase
-from xaikit.plugin.sink import Sink
-from xaikit.run.explanation import Explanation
+from xaikit import Explanation, OutputError, Sink, hookimpl
+from xaikit import Params as ParamsBase
 
 from .pillow import save_image, writable_extensions
 

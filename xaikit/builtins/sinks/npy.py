@@ -6,10 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.params import Params
-from xaikit.plugin.sink import Sink
-from xaikit.run.explanation import Explanation
+from xaikit import Explanation, Params, Sink, hookimpl
 
 
 class NpySink(Sink):

@@ -8,9 +8,7 @@ from typing import Tuple
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import Field
 
-from xaikit.plugin.hookspecs import hookimpl
-from xaikit.plugin.sink import Sink
-from xaikit.run.explanation import Explanation
+from xaikit import Explanation, Sink, hookimpl
 
 from .heatmap import HeatmapSink, base_image, blend, colourise, scaled_magnitude
 from .pillow import save_image

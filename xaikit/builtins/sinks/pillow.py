@@ -9,7 +9,7 @@ from typing import Tuple
 
 from PIL import Image
 
-from xaikit.plugin.errors import OutputError
+from xaikit import OutputError
 
 COMMON = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 """The formats people look for first, in the order listings show them."""

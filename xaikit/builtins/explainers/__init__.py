@@ -1,0 +1,1 @@
+"""Explainers that ship with xaikit, registered through the plugin hooks."""
