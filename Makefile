@@ -13,7 +13,7 @@ VENV_PYTHON := $(shell scripts/find-python.sh $(BIN)/python 2>/dev/null)
 
 $(STAMP): $(VENV)/pyvenv.cfg pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx,dask]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
 	# nnabla's ONNX importer, without the converter's TensorFlow requirements (see pyproject)
 	$(BIN)/python -m pip install --quiet --no-deps nnabla-converter==1.39.0
 	@touch $@

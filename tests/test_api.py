@@ -197,3 +197,9 @@ def test_default_explain_batch_keeps_each_images_metadata(models):
                                                                     {"class_seen": 0}]
     arrays = np.zeros((2, 1, 8, 8), np.float32)
     assert [xaikit.Attribution.of(a).metadata for a in arrays] == [{}, {}]
+
+
+def test_an_image_that_is_a_folder_is_said_to_be_one(models, tmp_path):
+    with pytest.raises(xaikit.ImageError) as error:
+        xaikit.explain("smoothgrad", model=models["grey"], image=tmp_path)
+    assert str(error.value) == f"image: {tmp_path}: is a folder, not an image file"

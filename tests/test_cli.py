@@ -88,10 +88,11 @@ def test_help_shows_every_parameter_with_default_and_range():
     text = " ".join(result.output.split())
     for expected in [
         "-m, --model FILE Model file (*.nnp) to explain. [default: results.nnp]",
-        "-i, --image FILE Image file to analyse.",
+        "-i, --image PATH Image file to analyse.",
         "-c, --class-index, --class_index TEXT Index of the class to explain; "
         "'predicted' for the model's top class, or several indices such as 3,5,7 for one map "
-        "each. [default: 0]",
+        "each. Dataset runs: each row's label by default, 'predicted' or one index for every "
+        "row. [default: 0]",
         "-o, --output FILE Output file",
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",
@@ -112,10 +113,13 @@ def test_help_shows_every_parameter_with_default_and_range():
 
 
 def test_top_level_help_shows_whole_command_descriptions():
-    text = run(["--help"]).output
-    assert "  list  Show the installed explainers, model adapters and sinks.\n" in text
-    assert "  run   Run an explainer on an image or on every row of a dataset CSV.\n" in text
-    assert "..." not in text.split("Commands:")[1]  # click cuts long ones off with "..."
+    commands = run(["--help"]).output.split("Commands:")[1]
+    described = dict(line.split(None, 1) for line in commands.strip().splitlines())
+    assert described == {
+        "evaluate": "Compare explainers on evaluation metrics.",
+        "list": "Show the installed explainers, model adapters, sinks and metrics.",
+        "run": "Run an explainer on an image or on every row of a dataset CSV."}
+    assert "..." not in commands  # click cuts long ones off with "..."
 
 
 def test_list_shows_plugins_and_packages():
@@ -187,14 +191,11 @@ def test_sink_chosen_by_extension_or_by_name(models, images, tmp_path):
     (["-o", "{tmp}/results"], "error: --output: {tmp}/results: is a folder; name a file in "
                               "it, such as {tmp}/results/smoothgrad.png"),
     (["-m", "{tmp}/results"], "error: --model: {tmp}/results: is a folder, not a model file"),
-    (["-i", "{tmp}/results"], "error: --image: {tmp}/results: is a folder, not an image file"),
     (["--labels", "{tmp}/results"], "error: --labels: {tmp}/results: is a folder, not a text "
                                     "file"),
     (["-i", "{tmp}/data.csv", "-o", "{tmp}/results"], "error: --output: {tmp}/results: is a "
                                                       "folder; name a CSV file in it, such as "
                                                       "{tmp}/results/smoothgrad.csv"),
-    (["--input", "{tmp}/results", "-i", None], "error: --input: {tmp}/results: is a folder, not "
-                                               "a dataset CSV"),
 ])
 def test_a_folder_is_said_to_be_a_folder(models, images, tmp_path, args, message):
     (tmp_path / "results").mkdir()

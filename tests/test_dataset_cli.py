@@ -107,9 +107,14 @@ def test_failed_rows_are_listed_and_exit_status_is_1(models, dataset, tmp_path):
     (["--image", "{img}", "--overwrite"],
      "error: --overwrite: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
-    (["-i", "{csv}", "-c", "1"],
-     "error: --class-index: a dataset run explains each row's label (--label-variable); "
-     "--class-index is for --image"),
+    (["-i", "{csv}", "-c", "1,2"],
+     "error: --class-index: a dataset run explains one class per row: an index, 'predicted' "
+     "or (for a CSV) 'label'"),
+    (["-i", "{csv}", "-c", "3"],
+     "error: --class-index: 3 is past the output width of grey.nnp (3 classes: 0 to 2)"),
+    (["-i", "{img}", "--workers", "2"],
+     "error: --workers: only dataset runs use it (--input data.csv); --image explains "
+     "one image"),
     (["-i", "{csv}", "--input", "{csv}"],
      "error: --input: given twice: -i {csv} and --input {csv}"),
     (["-i", "{csv}", "-v2", "label"],
@@ -128,12 +133,14 @@ def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, a
 def test_help_shows_the_dataset_options():
     text = " ".join(run(["run", "smoothgrad", "--help"]).output.split())
     for expected in [
-        "--input FILE Dataset CSV whose every row is explained, when no --image is given. "
-        "[default: output_result.csv]",
+        "--input PATH Dataset CSV whose every row is explained, when no --image is given; "
+        "or a folder, whose every image file is. [default: output_result.csv]",
         "-v1, --input-variable, --input_variable TEXT Dataset variable holding the image "
         "paths. [default: x]",
         "-v2, --label-variable, --label_variable TEXT",
         "--overwrite / --no-overwrite Dataset runs: redo the maps",
-        "-i, --image FILE Image file to analyse. A .csv file is a dataset",
+        "-i, --image PATH Image file to analyse. A .csv file or a folder is a dataset",
+        "--workers INTEGER Dataset runs: explain on a local Dask cluster",
+        "--scheduler TEXT Dataset runs: explain on the Dask cluster of this scheduler",
     ]:
         assert expected in text

@@ -48,6 +48,18 @@ class Fixed(xaikit.ModelAdapter):
         return xaikit.load_model(lambda x: tiny_cnn(x, 2), input_shape=(1, 4, 4), name="fixed")
 
 
+class MeanMap(xaikit.Metric):
+    name = "mean-map"
+    description = "the map's mean times a factor"
+    higher_is_better = True
+
+    class Params(xaikit.Params):
+        factor: float = Field(1.0, gt=0, description="What the mean is multiplied by.")
+
+    def evaluate(self, batch, params):
+        return [float(a.mean()) * params.factor for a in batch.attributions]
+
+
 class ThrowawayPlugin:
     @xaikit.hookimpl
     def register_explainers(self, register):
@@ -60,6 +72,10 @@ class ThrowawayPlugin:
     @xaikit.hookimpl
     def register_model_adapters(self, register):
         register(Fixed())
+
+    @xaikit.hookimpl
+    def register_metrics(self, register):
+        register(MeanMap())
 
 
 @contextmanager
@@ -147,6 +163,21 @@ def test_an_explainer_option_wins_over_a_sink_option_spelled_alike(models, image
         assert (np.load(tmp_path / "m.npy.npy") == 2.0).all()  # reached the explainer only
     finally:
         plugins.unregister_plugin(name)
+
+
+def test_register_metrics(plugin, models, images, tmp_path):
+    assert "mean-map" in xaikit.metrics()
+    rows = xaikit.evaluate("ones", models["grey"], images["grey"], ["mean-map"],
+                           explainer_params={"ones": {"scale": 2.0}},
+                           metric_params={"mean-map": {"factor": 3.0}}, progress=False)
+    assert [(r.explainer, r.metric, r.value) for r in rows] == [("ones", "mean-map", 6.0)]
+    listing = run_cli(["list"]).output
+    assert re.search(r"Metrics:\n(  .*\n)*  mean-map +test-package \(test_plugins\) +the map's "
+                     r"mean times a factor", listing)
+    result = run_cli(["evaluate", "-e", "ones", "-m", models["grey"], "-i", images["grey"],
+                      "--metric", "mean-map", "--mean-map-factor", "0.5", "--ones-scale", "4"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split() == ["ones", "2.000"]
 
 
 def test_register_model_adapters(plugin, images):

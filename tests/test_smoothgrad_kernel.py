@@ -365,8 +365,8 @@ def test_a_pass_adds_up_its_rows_in_float64():
 
 
 def test_default_threads_are_the_cores_on_the_cpu_and_one_on_a_gpu(monkeypatch):
-    monkeypatch.setattr(kernel, "cpu_cores", lambda: 3)
-    assert kernel.default_threads(CPU) == 3
-    monkeypatch.setattr(kernel, "cpu_cores", lambda: 64)
-    assert kernel.default_threads(CPU) == kernel.MAX_AUTO_THREADS == 8
-    assert kernel.default_threads(xaikit.engine.backend.Device("cuda", 0)) == 1
+    monkeypatch.setattr(gradients, "cpu_cores", lambda: 3)
+    assert gradients.default_threads(CPU) == 3
+    monkeypatch.setattr(gradients, "cpu_cores", lambda: 64)
+    assert gradients.default_threads(CPU) == gradients.MAX_AUTO_THREADS == 8
+    assert gradients.default_threads(xaikit.engine.backend.Device("cuda", 0)) == 1

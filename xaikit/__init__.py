@@ -13,11 +13,14 @@ from importlib.metadata import version as _version
 from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
 from xaikit.engine.backend import CPU, Device
+from xaikit.engine.forward import class_scores
 from xaikit.engine.gradients import input_gradients, input_gradients_in_batches, variable_gradients
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.engine.noise import Smoothing
 from xaikit.engine.params import GradientParams
 from xaikit.engine.passes import smoothed_gradients
+from xaikit.evaluation.report import ReportRow
+from xaikit.evaluation.run import evaluate
 from xaikit.plugin.errors import (
     DatasetError,
     ImageError,
@@ -30,9 +33,10 @@ from xaikit.plugin.errors import (
 from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
+from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score
 from xaikit.plugin.params import Params
 from xaikit.plugin.sink import Sink
-from xaikit.run.explain import explain, explainers, load_model, sinks
+from xaikit.run.explain import explain, explainers, load_model, metrics, sinks
 from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
 
@@ -42,6 +46,8 @@ __version__ = _version("xaikit")
 __all__ = [
     "CPU",
     "Attribution",
+    "Cost",
+    "Curve",
     "DatasetError",
     "DatasetResult",
     "Device",
@@ -52,6 +58,8 @@ __all__ = [
     "ImageError",
     "Layer",
     "LoadedModel",
+    "Metric",
+    "MetricBatch",
     "ModelAdapter",
     "ModelError",
     "OutputError",
@@ -61,10 +69,14 @@ __all__ = [
     "PluginError",
     "PluginWarning",
     "Preprocessing",
+    "ReportRow",
     "RowFailure",
+    "Score",
     "Sink",
     "Smoothing",
     "XaikitError",
+    "class_scores",
+    "evaluate",
     "explain",
     "explain_dataset",
     "explainers",
@@ -73,6 +85,7 @@ __all__ = [
     "input_gradients_in_batches",
     "load_image",
     "load_model",
+    "metrics",
     "register_plugin",
     "sinks",
     "smoothed_gradients",

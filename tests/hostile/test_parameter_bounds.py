@@ -1,5 +1,5 @@
-"""Every bounded parameter of xaikit's own explainers and sinks, just inside and just
-outside its bounds, NaN and infinity: accepted, or one ParameterError line naming it.
+"""Every bounded parameter of xaikit's own explainers, sinks and metrics, just inside and
+just outside its bounds, NaN and infinity: accepted, or one ParameterError line naming it.
 (Third-party plugins installed beside xaikit are theirs to test; ``check_explainer`` warns
 them of numeric parameters without bounds.)"""
 
@@ -10,15 +10,19 @@ import annotated_types
 import pytest
 
 import xaikit
+from xaikit.evaluation.run import EvaluateParams
 from xaikit.plugin.manager import OWN_PACKAGE, registry
 from xaikit.plugin.params import validate
 from xaikit.run.request import RunParams
 from xaikit.run.smoothing import SmoothParams
 
+REQUIRED = {EvaluateParams: {"explainer": ("random",), "input": "images"}}
+"""Values of the required fields of a schema, besides the one tested."""
+
 
 def schemas():
-    found = [("run", RunParams), ("smoothing", SmoothParams)]
-    for kind in ("explainer", "sink"):
+    found = [("run", RunParams), ("smoothing", SmoothParams), ("evaluate", EvaluateParams)]
+    for kind in ("explainer", "sink", "metric"):
         found += [(f"{kind} {name}", reg.obj.Params)
                   for name, reg in registry().items[kind].items() if reg.package == OWN_PACKAGE]
     return found
@@ -57,8 +61,9 @@ def test_bounds_inside_and_outside(schema, name, kind, metadata):
             cases += [(math.inf, False)]
     for value, accepted in cases:
         if accepted:
-            assert getattr(validate(schema, {name: value}), name) == value
+            assert getattr(validate(schema, {**REQUIRED.get(schema, {}), name: value}),
+                           name) == value
         else:
             with pytest.raises(xaikit.ParameterError) as err:
-                validate(schema, {name: value})
+                validate(schema, {**REQUIRED.get(schema, {}), name: value})
             assert str(err.value).startswith(f"{name}: ") and "\n" not in str(err.value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any, Dict, List, Optional, Set
 
 import click
 
+from xaikit.cli.evaluate import evaluate_command
 from xaikit.cli.options import schema_options
 from xaikit.datasets import run as datasets
 from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
@@ -28,10 +30,12 @@ def cli() -> None:
         click.echo(f"warning: {problem}", err=True)
 
 
-@cli.command("list", short_help="Show the installed explainers, model adapters and sinks.")
+@cli.command("list", short_help="Show the installed explainers, model adapters, sinks and "
+             "metrics.")
 def list_plugins() -> None:
-    """Show the installed explainers, model adapters and sinks, and their packages."""
-    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
+    """Show the installed explainers, model adapters, sinks and metrics, and their packages."""
+    titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks",
+              "metric": "Metrics"}
     rows = {kind: [(reg.name, f"{reg.package} ({type(reg.obj).__module__.split('.')[0]})",
                     reg.obj.description) for reg in registry().items[kind].values()]
             for kind in titles}
@@ -76,12 +80,17 @@ def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
 
+cli.add_command(evaluate_command)
+
 LISTED_FAILURES = 10
 """Failed rows a dataset run lists on stderr; the errors file has them all."""
+SCHEDULER_VARIABLE = "XAIKIT_SCHEDULER"
+"""The environment variable that gives dataset runs a Dask scheduler without --scheduler."""
 
 
 def run_command(name: str, values: Dict[str, Any]) -> None:
-    """One image with ``--image``; else every row of a dataset CSV (``-i`` takes a .csv too)."""
+    """One image with ``--image``; else every row of a dataset CSV or every image under a
+    folder (``-i`` takes a .csv or a folder too)."""
     request = parse_run(name, values)
     if request.dataset is None:
         run_image(request)
@@ -91,13 +100,17 @@ def run_command(name: str, values: Dict[str, Any]) -> None:
 
 def parse_run(name: str, values: Dict[str, Any]) -> Request:
     """The request of ``xaikit run <name>`` from click's values: the options given, the
-    sinks' and model adapters' options by plugin, and ``-i data.csv`` as the dataset it
-    names."""
+    sinks' and model adapters' options by plugin, ``-i data.csv`` or ``-i FOLDER`` as the
+    dataset it names, and ``XAIKIT_SCHEDULER`` for a dataset run without ``--scheduler``
+    or ``--workers``."""
     own = (set(RunParams.model_fields) | set(SmoothParams.model_fields)
            | set(registry().get("explainer", name).Params.model_fields))
     given = {key: value for key, value in values.items() if key in own and value is not None}
     image = given.get("image")
-    dataset = image is None or image.lower().endswith(".csv")
+    dataset = image is None or image.lower().endswith(".csv") or os.path.isdir(image)
+    if dataset and not {"scheduler", "workers"} & set(given) and os.environ.get(
+            SCHEDULER_VARIABLE):
+        given["scheduler"] = os.environ[SCHEDULER_VARIABLE]
     named_input = "input" in given
     if image is not None and dataset:
         if named_input:
@@ -107,9 +120,9 @@ def parse_run(name: str, values: Dict[str, Any]) -> Request:
         named_input = True
     request = build_request(name, given, prefixed_values("sink", values, own),
                             prefixed_values("adapter", values, own), dataset=dataset)
-    if dataset and not named_input and not request.dataset.csv.is_file():
+    if dataset and not named_input and not request.dataset.path.exists():
         raise DatasetError("no such file (give an image with --image, or a dataset CSV with "
-                           "--input)", subject="input", path=request.dataset.csv)
+                           "--input)", subject="input", path=request.dataset.path)
     return request
 
 
@@ -171,19 +184,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"warning: {message}", err=True)
 
 
-def cli_message(message: str) -> str:
-    """An error message as the command line shows it: each line that starts with a
-    parameter's name starts with its option instead (``heatmap_alpha: ...`` ->
-    ``--heatmap-alpha: ...``)."""
-    fields = set(RunParams.model_fields)
-    fields.update(f for reg in registry().items["explainer"].values()
-                  for f in reg.obj.Params.model_fields)
-    fields.update(option_prefix(reg.name) + f for kind in ("sink", "adapter")
-                  for reg in registry().items[kind].values() for f in reg.obj.Params.model_fields)
+def command_fields(argv: List[str]) -> Set[str]:
+    """The parameter names of the options of the command ``argv`` runs (``run smoothgrad``,
+    ``evaluate``), as click received them: ``heatmap_alpha`` for ``--heatmap-alpha``."""
+    command: click.Command = cli
+    ctx = click.Context(cli)
+    for word in argv:
+        if not isinstance(command, click.Group):
+            break
+        sub = command.get_command(ctx, word)
+        if sub is None:
+            break
+        command = sub
+    return {param.name for param in command.get_params(ctx) if param.name}
+
+
+def cli_message(message: str, fields: Set[str]) -> str:
+    """An error message as the command line shows it: each line that starts with one of
+    ``fields`` starts with its option instead (``heatmap_alpha: ...`` ->
+    ``--heatmap-alpha: ...``; ``onnx_mean.1: ...`` -> ``--onnx-mean.1: ...``)."""
     lines = []
     for line in message.splitlines():
         subject, colon, rest = line.partition(": ")
-        field, dot, item = subject.partition(".")  # onnx_mean.1: the item of a list
+        field, dot, item = subject.partition(".")
         known = colon and field in fields
         lines.append(f"{option_name(field)}{dot}{item}: {rest}" if known else line)
     return "\n".join(lines)
@@ -197,7 +220,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         try:
             cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
         except XaikitError as exc:
-            click.echo(f"error: {cli_message(str(exc))}", err=True)
+            fields = command_fields(sys.argv[1:] if argv is None else list(argv))
+            click.echo(f"error: {cli_message(str(exc), fields)}", err=True)
             sys.exit(1)
         except click.exceptions.Abort:
             click.echo("interrupted", err=True)

@@ -34,7 +34,7 @@ def schema_options(schema: Type[BaseModel], prefix: str = "") -> List[click.Opti
 def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     decls = [prefix + name] + option_spellings(name, field, prefix)
     kind = _base_type(field.annotation)
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    extra = _extra(field)
     if extra.get("comma_separated"):
         return click.Option(decls, type=click.STRING, default=None, help=help_text(field))
     if kind is bool:
@@ -45,9 +45,9 @@ def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else None
     click_type: Any = click.Choice([str(c) for c in choices]) if choices else {
         int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
-    metavar = None
-    if _extra(field).get("file"):  # a path, checked by xaikit as the Python API checks it
-        click_type, metavar = click.Path(readable=False, path_type=str), "FILE"
+    metavar = extra.get("path")
+    if metavar:  # a path, checked by xaikit as the Python API checks it
+        click_type = click.Path(readable=False, path_type=str)
     return click.Option(decls, type=click_type, default=None, multiple=repeated,
                         help=help_text(field), metavar=metavar)
 
@@ -72,7 +72,9 @@ def help_text(field: FieldInfo) -> str:
     """The field's description with its default and range, as ``--help`` shows it."""
     parts = []
     if field.default not in (PydanticUndefined, None, ()):
-        parts.append(f"default: {field.default}")
+        default = field.default
+        parts.append("default: " + (", ".join(map(str, default)) if isinstance(default, tuple)
+                                    else str(default)))
     bounds = range_text(field)
     if bounds:
         parts.append("range: " + bounds)
@@ -87,7 +89,7 @@ def range_text(field: FieldInfo) -> str:
 
 
 def _extra(field: FieldInfo) -> dict:
-    """The field's ``json_schema_extra`` (aliases, file) as a dict."""
+    """The field's ``json_schema_extra`` (aliases, path...) as a dict."""
     return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
 
 

@@ -26,7 +26,8 @@ class RowInput:
 
     row: int
     pixels: np.ndarray
-    class_index: int
+    class_index: Optional[int]
+    """None: the class the model predicts for the image."""
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,29 @@ class Refused:
     reason: str
 
 
+Results = List[Union[Attributed, Refused]]
+"""What :func:`attribute_chunk` returns: one result per row, in order."""
+
+
 def attribute_chunk(explainer: Explainer, params: Params, model: LoadedModel,
-                    rows: Sequence[RowInput],
-                    smoothing: Optional[Smoothing] = None) -> List[Union[Attributed, Refused]]:
+                    rows: Sequence[RowInput], smoothing: Optional[Smoothing] = None) -> Results:
     """One result per row, in order: :meth:`Explainer.explain_batch` on the whole chunk
     (:meth:`Explainer.explain_smoothed` with ``smoothing``); when the explainer refuses the
-    chunk, row by row, so that its error fails only the rows it is about."""
+    chunk, row by row, so that its error fails only the rows it is about. A row without a
+    class is explained for its predicted class."""
     if not rows:
         return []
     images = np.stack([item.pixels for item in rows])
-    classes = [item.class_index for item in rows]
+    scores = model.predict(images)
+    classes = [int(np.argmax(s)) if item.class_index is None else item.class_index
+               for item, s in zip(rows, scores)]
     try:
         results = attribute_images(explainer, model, images, classes, params, smoothing)
     except XaikitError as exc:
         if len(rows) == 1:
             return [Refused(rows[0].row, str(exc))]
-        return [result for item in rows
-                for result in attribute_chunk(explainer, params, model, [item], smoothing)]
-    scores = model.predict(images)[np.arange(len(rows)), classes]
-    return [Attributed(item.row, item.class_index, attribution, float(score))
-            for item, attribution, score in zip(rows, results, scores)]
+        return [result for item, c in zip(rows, classes)
+                for result in attribute_chunk(explainer, params, model,
+                                              [RowInput(item.row, item.pixels, c)], smoothing)]
+    return [Attributed(item.row, c, attribution, float(s[c]))
+            for item, attribution, c, s in zip(rows, results, classes, scores)]

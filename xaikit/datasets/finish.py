@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 from xaikit.datasets.layout import errors_file, map_files
 from xaikit.datasets.nnc_csv import write_csv
 from xaikit.datasets.save import RowWriter
 
 
-def finish(writer: RowWriter, classes: Mapping[int, int], column: str) -> Optional[Path]:
+def finish(writer: RowWriter, column: str) -> Optional[Path]:
     """Write the output CSV, the errors file (or remove a stale one) and the manifest with
     the rows that have their files; returns the errors file, None when no row failed.
 
@@ -31,7 +31,7 @@ def finish(writer: RowWriter, classes: Mapping[int, int], column: str) -> Option
         done = row in writer.maps and row in done_rows
         files = ([p.as_posix() for p in map_files(relative, row, sinks)] if done
                  else [""] * len(sinks))
-        index = classes.get(row) if done else None
+        index = done_rows[row].get("class") if done else None
         facts = ["" if index is None else str(index)]
         if names:
             facts.append("" if index is None else names[index])

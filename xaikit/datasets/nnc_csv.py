@@ -138,8 +138,6 @@ def write_csv(path: Path, rows: Iterable[Sequence[str]]) -> None:
 
 
 def _read_table(path: Path) -> List[List[str]]:
-    if path.is_dir():
-        raise DatasetError("is a folder, not a dataset CSV", subject="input", path=path)
     if not path.is_file():
         raise DatasetError("no such file", subject="input", path=path)
     try:

@@ -15,8 +15,9 @@ LOG_EVERY = 30.0
 class LogProgress:
     """tqdm's ``update``/``close`` for logs: a line every :data:`LOG_EVERY` seconds, no bar."""
 
-    def __init__(self, total: int, initial: int, desc: str, file: IO[str]) -> None:
-        self.total, self.n, self.desc, self.file = total, initial, desc, file
+    def __init__(self, total: int, initial: int, desc: str, file: IO[str],
+                 unit: str = "row") -> None:
+        self.total, self.n, self.desc, self.file, self.unit = total, initial, desc, file, unit
         self._initial = initial
         self._start = self._last = time.monotonic()
 
@@ -27,17 +28,17 @@ class LogProgress:
             self._last = now
             rate = (self.n - self._initial) / (now - self._start)
             left = tqdm.format_interval((self.total - self.n) / rate) if rate else "?"
-            print(f"{self.desc}: {self.n}/{self.total} rows, {rate:.1f} rows/s, {left} left",
-                  file=self.file, flush=True)
+            print(f"{self.desc}: {self.n}/{self.total} {self.unit}s, {rate:.1f} {self.unit}s/s, "
+                  f"{left} left", file=self.file, flush=True)
 
     def close(self) -> None:
         """Nothing to clean up: the caller prints the summary."""
 
 
 def progress_counter(
-    total: int, initial: int, desc: str, show: Optional[bool] = None
+    total: int, initial: int, desc: str, show: Optional[bool] = None, unit: str = "row"
 ) -> Union[tqdm, LogProgress]:
-    """A counter of ``total`` rows, ``initial`` of them done before.
+    """A counter of ``total`` items (rows, maps: ``unit``), ``initial`` of them done before.
 
     :param show: True: a bar; False: nothing; None: a bar when stderr is a terminal,
         else :class:`LogProgress` lines.
@@ -45,6 +46,6 @@ def progress_counter(
     if show is False:
         return tqdm(total=total, initial=initial, disable=True)
     if show or sys.stderr.isatty():
-        return tqdm(total=total, initial=initial, desc=desc, unit="row", file=sys.stderr,
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr,
                     dynamic_ncols=True)
-    return LogProgress(total, initial, desc, sys.stderr)
+    return LogProgress(total, initial, desc, sys.stderr, unit)

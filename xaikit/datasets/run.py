@@ -1,14 +1,18 @@
-"""Explaining every row of an NNC dataset CSV, as NNC's batch XAI plugins do.
+"""Explaining every row of an NNC dataset CSV, or every image under a folder, as NNC's
+batch XAI plugins do.
 
 A run is planned (:mod:`~xaikit.datasets.plan`: each row's class, the rows an earlier run
-kept), then taken ``chunk_size`` rows at a time: their images are read
+kept), then taken in blocks of ``chunk_size`` rows (rows 0 to 31, 32 to 63... for small
+inputs, see :func:`default_chunk_size`): the images of a block's rows to do are read
 (:mod:`~xaikit.datasets.load`), attributed through :meth:`Explainer.explain_batch`
-(:mod:`~xaikit.datasets.attribute`, which touches no file) and saved
-(:mod:`~xaikit.datasets.save`: maps and manifest) while the next chunk is attributed;
-then finished (:mod:`~xaikit.datasets.finish`: output CSV, errors file). Files are laid
-out as :mod:`~xaikit.datasets.layout` says. The explainer's parameters (its ``seed`` too)
-reach every row as given, so a seeded row's map is the one a single-image run with that
-seed makes, whatever the chunking and however often the run was resumed.
+(:mod:`~xaikit.datasets.attribute`, which touches no file) in this process or on Dask
+workers (:mod:`~xaikit.datasets.execute`), and saved (:mod:`~xaikit.datasets.save`: maps
+and manifest) while further blocks are attributed; then finished
+(:mod:`~xaikit.datasets.finish`: output CSV, errors file). Files are laid out as
+:mod:`~xaikit.datasets.layout` says. The explainer's parameters (its ``seed`` too) reach
+every row as given, and a row's block does not depend on where it was attributed or on a
+run stopped by Ctrl-C (which saves whole blocks) and resumed: with a seed, the same data
+gives the same maps, bit for bit.
 """
 
 from __future__ import annotations
@@ -17,26 +21,35 @@ import os
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
-from xaikit.datasets.attribute import attribute_chunk
+import numpy as np
+
+from xaikit.datasets.execute import Executor, executor
 from xaikit.datasets.finish import finish
+from xaikit.datasets.folder import folder_dataset
 from xaikit.datasets.layout import column_name
-from xaikit.datasets.load import load_chunk
+from xaikit.datasets.load import LoadedChunk, load_chunk
 from xaikit.datasets.manifest import Manifest, manifest_path, model_fingerprint
-from xaikit.datasets.nnc_csv import read_dataset_csv
-from xaikit.datasets.plan import plan_rows
+from xaikit.datasets.nnc_csv import DatasetCSV, read_dataset_csv
+from xaikit.datasets.plan import Plan, plan_rows
 from xaikit.datasets.progress import progress_counter
 from xaikit.datasets.result import DatasetResult
 from xaikit.datasets.save import RowWriter
+from xaikit.engine.model import LoadedModel
 from xaikit.plugin.errors import ParameterError
-from xaikit.run.explain import load_model
+from xaikit.run.classes import PREDICTED
+from xaikit.run.explain import check_class_index, load_model
 from xaikit.run.explanation import Context
 from xaikit.run.outputs import SinkParams
-from xaikit.run.request import Request, build_request
+from xaikit.run.request import LABEL, Request, build_request
 
 CHUNK_SIZE = 32
-"""Rows per :meth:`Explainer.explain_batch` call."""
+"""Rows per :meth:`Explainer.explain_batch` call (a block) at most, by default."""
+CHUNK_BYTES = 4 * 2**20
+"""Preprocessed pixels per block at most, by default: a block of large images (a ResNet's
+224x224, 602 KB each) holds fewer rows, so that it travels to a worker in one piece and
+the work spreads over the workers."""
 
 
 def explain_dataset(
@@ -48,40 +61,49 @@ def explain_dataset(
     label_variable: str = "y",
     overwrite: bool = False,
     progress: Optional[bool] = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: Optional[int] = None,
     sinks: Sequence[str] = (),
     sink_params: Optional[SinkParams] = None,
     labels: Union[str, "os.PathLike[str]", Sequence[str], None] = None,
     **params: Any,
 ) -> DatasetResult:
-    """Explain every row of a dataset CSV: the image in ``input_variable`` for the class
-    its ``label_variable`` names.
+    """Explain every row of a dataset CSV, or every image under a folder.
 
-    A row's label is a class index, or a one-hot or score vector (``y__0, y__1...``)
-    whose argmax is the class; a model with one output (a binary classifier), or a label
-    vector whose width differs from the model's output, is explained at class 0. Rows
-    whose map exists from an earlier run with the same explainer, parameters, model,
-    image and class are kept unless ``overwrite``.
+    A row's class is by default the one its ``label_variable`` names: a class index, or a
+    one-hot or score vector (``y__0, y__1...``) whose argmax is the class; a model with one
+    output (a binary classifier), or a label vector whose width differs from the model's
+    output, is explained at class 0. Rows whose map exists from an earlier run with the
+    same explainer, parameters, model, image and class are kept unless ``overwrite``.
 
     :param explainer: an installed explainer's name.
-    :param model: a :class:`LoadedModel` or anything :func:`xaikit.load_model` takes.
-    :param input: the dataset CSV.
+    :param model: a :class:`LoadedModel` or anything :func:`xaikit.load_model` takes
+        (with ``workers`` or ``scheduler``, a file: the workers load it themselves).
+    :param input: the dataset CSV; or a folder, whose image files (recursively, sorted,
+        the formats Pillow reads) are the rows, explained for their predicted class.
     :param output: the output CSV; default ``<explainer>.csv``.
     :param progress: True: a progress bar; False: silent; None: a bar when stderr is a
         terminal, else a line every 30 seconds. Notes go to stderr unless False.
-    :param chunk_size: rows per :meth:`Explainer.explain_batch` call.
+    :param chunk_size: rows per :meth:`Explainer.explain_batch` call; default
+        :func:`default_chunk_size`.
     :param sinks: sinks writing each row's map (default: NNC's grey PNG); see
         :func:`xaikit.write_outputs`.
     :param sink_params: the sinks' parameters by sink name.
     :param labels: class names (a file with one per line, or a list) for the output CSV
         and the panels.
-    :param params: the explainer's parameters, and the run's options: ``seed``, and the
-        smoothing options (as :func:`xaikit.explain` takes them).
+    :param params: the explainer's parameters, and the run's options: ``seed``, the
+        smoothing options (as :func:`xaikit.explain` takes them); ``class_index``:
+        ``"label"`` (each row's label, the default for a CSV), ``"predicted"`` (the
+        default for a folder) or one index for every row; ``workers``: explain on a local
+        Dask cluster of this many processes, started for the run; ``scheduler``: explain
+        on an existing Dask cluster, given its scheduler's address (``tcp://host:8786``)
+        or a ``distributed.Client`` (both need ``pip install 'xaikit[dask]'``).
     :returns: the counts, failures and paths. A row that fails (unreadable image, bad
         label) does not stop the run; it is listed in ``<output stem>.errors.csv``.
-    :raises XaikitError: before any work, for bad parameters, CSV or model.
+    :raises XaikitError: before any work, for bad parameters, CSV or model; during a
+        distributed run, when the scheduler is lost or a worker lacks the explainer
+        (the maps finished so far are kept for the next run).
     """
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ParameterError(f"must be a positive integer (got {chunk_size!r})",
                              subject="chunk_size")
     request = build_request(
@@ -97,11 +119,16 @@ def explain_dataset(
 
 
 def run_dataset(request: Request, progress: Optional[bool] = None,
-                chunk_size: int = CHUNK_SIZE) -> DatasetResult:
+                chunk_size: Optional[int] = None) -> DatasetResult:
     """Carry out a dataset request (see :func:`explain_dataset`)."""
     source, output = request.dataset, request.output
-    data = read_dataset_csv(source.csv, source.input_variable, source.label_variable)
+    folder = source.path.is_dir()
+    if folder:
+        data = folder_dataset(source.path, output, source.input_variable)
+    else:
+        data = read_dataset_csv(source.path, source.input_variable, source.label_variable)
     model = load_model(request.model, **request.model_options)
+    classes = dataset_classes(request.classes, model, folder)
     context = Context.of(request, model)
     notes: List[str] = []
 
@@ -113,7 +140,7 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
     for message in model.notes:
         note(message)
     width = len(data.label_columns)
-    if model.num_classes > 1 and width > 1 and width != model.num_classes:
+    if classes == LABEL and model.num_classes > 1 and width > 1 and width != model.num_classes:
         note(f"label_variable {source.label_variable!r} has {width} columns and {model.name} "
              f"{model.num_classes} outputs: every row explains class 0, as NNC does")
     settings = {"explainer": request.name, "params": request.settings(mode="json"),
@@ -123,43 +150,22 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
                                            model),
                 "sinks": {c.sink.name: c.params.model_dump(mode="json") for c in request.sinks},
                 "labels": context.names}
-    manifest, redo = Manifest.load(manifest_path(output), settings, source.overwrite)
-    if redo:
-        note(redo)
-
-    plan = plan_rows(data, model.num_classes, output, request.sinks, manifest)
-    writer = RowWriter(data, output, request.sinks, context, manifest)
-    writer.maps.update(plan.reused)
-    counter = progress_counter(len(data.rows), len(data.rows) - len(plan.todo), request.name,
-                               progress)
-    start = time.monotonic()
-    manifest.begin()
-    for failure in plan.failures:
-        writer.fail(failure)
-    done = 0
-    pending: List[Future] = []
-    try:
-        # One chunk's maps are written while the next chunk is attributed.
-        with ThreadPoolExecutor(max_workers=1) as saving:
-            try:
-                for first in range(0, len(plan.todo), chunk_size):
-                    chunk = load_chunk(data, plan.todo[first:first + chunk_size], plan.classes,
-                                       model)
-                    results = attribute_chunk(request.explainer, request.params, model,
-                                              chunk.inputs, request.smoothing)
-                    pending.append(saving.submit(writer.save, chunk, results))
-                    while len(pending) > 1:
-                        done += _saved(pending.pop(0), counter)
-            finally:
-                while pending:
-                    done += _saved(pending.pop(0), counter)
-    finally:
-        counter.close()
-        manifest.close()
-        if done < len(plan.todo):  # interrupted: the manifest lists every finished map
-            note(f"stopped after {done} of {len(plan.todo)} rows; the same command resumes")
-    seconds = time.monotonic() - start
-    errors = finish(writer, plan.classes, column_name(request.explainer))
+    if classes != LABEL:  # label runs keep the manifests of earlier versions
+        settings["classes"] = classes
+    with executor(request.explainer, request.params, request.smoothing, request.model,
+                  request.model_options, model, source.workers, source.scheduler,
+                  note) as execute:
+        manifest, redo = Manifest.load(manifest_path(output), settings, source.overwrite)
+        if redo:
+            note(redo)
+        plan = plan_rows(data, model.num_classes, output, request.sinks, manifest, classes)
+        writer = RowWriter(data, output, request.sinks, context, manifest, plan.entries)
+        writer.maps.update(plan.reused)
+        start = time.monotonic()
+        _explain_rows(data, model, plan, writer, execute, note, request.name, progress,
+                      chunk_size or default_chunk_size(model))
+        seconds = time.monotonic() - start
+    errors = finish(writer, column_name(request.explainer))
     failures = [writer.failures[row] for row in sorted(writer.failures)]
     maps = [writer.maps.get(row) for row in range(len(data.rows))]
     explained = sum(path is not None for path in maps) - len(plan.reused)
@@ -167,8 +173,62 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
                          notes)
 
 
-def _saved(saving: Future, counter: Any) -> int:
-    """Wait for a chunk's maps to be written; count its rows as done."""
-    rows = saving.result()
-    counter.update(rows)
-    return rows
+def default_chunk_size(model: LoadedModel) -> int:
+    """Rows per block: :data:`CHUNK_SIZE`, fewer for inputs larger than 32 KiB (a block
+    holds :data:`CHUNK_BYTES` of float32 pixels at most), at least one."""
+    pixels = 4 * int(np.prod(model.input_shape))
+    return max(1, min(CHUNK_SIZE, CHUNK_BYTES // pixels))
+
+
+def dataset_classes(classes: Union[int, str, None], model: LoadedModel,
+                    folder: bool) -> Union[int, str]:
+    """What a dataset run explains: :data:`~xaikit.run.request.LABEL` (each row's label),
+    ``"predicted"``, or one class index for every row. A folder has no labels: by default
+    its images' predicted class."""
+    if classes is None:
+        return PREDICTED if folder else LABEL
+    if classes == LABEL and folder:
+        raise ParameterError("a folder has no labels: explain 'predicted' or a class index",
+                             subject="class_index")
+    if isinstance(classes, int):
+        check_class_index(classes, model)
+    return classes
+
+
+def _explain_rows(data: DatasetCSV, model: LoadedModel, plan: Plan, writer: RowWriter,
+                  execute: Executor, note: Any, name: str, progress: Optional[bool],
+                  size: int) -> None:
+    """Attribute the rows to do block by block and save them as they come back."""
+    counter = progress_counter(len(data.rows), len(data.rows) - len(plan.todo), name, progress)
+    writer.manifest.begin()
+    for failure in plan.failures:
+        writer.fail(failure)
+    pending: List[Future] = []
+    try:
+        # A chunk's maps are written while further chunks are attributed.
+        with ThreadPoolExecutor(max_workers=1) as saving:
+            try:
+                for chunk, results in execute(_chunks(data, model, plan, size)):
+                    pending.append(saving.submit(writer.save, chunk, results))
+                    while len(pending) > 1:
+                        counter.update(pending[0].result())
+                        pending.pop(0)
+            finally:
+                for saved in pending:
+                    counter.update(saved.result())
+    finally:
+        counter.close()
+        writer.manifest.close()
+        if writer.saved < len(plan.todo):  # stopped: the manifest lists every finished map
+            note(f"stopped after {writer.saved} of {len(plan.todo)} rows; the same command "
+                 "resumes")
+
+
+def _chunks(data: DatasetCSV, model: LoadedModel, plan: Plan,
+            size: int) -> Iterator[LoadedChunk]:
+    """The rows to do by block of ``size`` rows, their images read as they are asked for."""
+    blocks: Dict[int, List[int]] = {}
+    for row in plan.todo:
+        blocks.setdefault(row // size, []).append(row)
+    for rows in blocks.values():
+        yield load_chunk(data, rows, plan.classes, model)

@@ -4,14 +4,13 @@ line in the manifest, and the files of failed rows removed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from xaikit.datasets.attribute import Attributed, Refused
 from xaikit.datasets.layout import map_file, map_files
 from xaikit.datasets.load import LoadedChunk
 from xaikit.datasets.manifest import Manifest
 from xaikit.datasets.nnc_csv import DatasetCSV
-from xaikit.datasets.plan import row_entry
 from xaikit.datasets.result import RowFailure
 from xaikit.run.explanation import Context, write_explanations
 from xaikit.run.outputs import SinkChoice
@@ -22,12 +21,15 @@ class RowWriter:
     :attr:`failures` are what the output CSV and the errors file list."""
 
     def __init__(self, data: DatasetCSV, output: Path, sinks: Sequence[SinkChoice],
-                 context: Context, manifest: Manifest) -> None:
+                 context: Context, manifest: Manifest,
+                 entries: Mapping[int, Optional[Dict[str, Any]]]) -> None:
         self.data, self.output, self.sinks = data, output, sinks
-        self.context, self.manifest = context, manifest
+        self.context, self.manifest, self.entries = context, manifest, entries
         self.maps: Dict[int, Path] = {}
         """Each row's first file, for rows that have their files."""
         self.failures: Dict[int, RowFailure] = {}
+        self.saved = 0
+        """Rows of the chunks saved: written, or failed."""
 
     def save(self, chunk: LoadedChunk, results: Sequence[Union[Attributed, Refused]]) -> int:
         """Write the files of a chunk and record them in the manifest; returns the
@@ -44,13 +46,17 @@ class RowWriter:
                 pixels[row], result.class_index, result.attribution, result.score,
                 image=chunk.originals.get(row),
                 facts={"row": row, "image": self.data.image_cell(row)})
-            written = write_explanations(explanation, map_file(self.output, row), self.sinks)
+            written = write_explanations(explanation, map_file(self.output, row), self.sinks,
+                                         made=True)
             self.maps[row] = written[0].path
-            entry = row_entry(self.data, row, result.class_index)
+            entry = self.entries.get(row)  # as planned (see Plan.entries)
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
-                self.manifest.add(row, {**entry, "score": result.score})
+                self.manifest.add(row, {**entry, "class": result.class_index,
+                                        "score": result.score})
         self.manifest.flush()
-        return len(chunk.inputs) + len(chunk.failures)
+        rows = len(chunk.inputs) + len(chunk.failures)
+        self.saved += rows  # here, in the saving thread: the count is the manifest's
+        return rows
 
     def fail(self, failure: RowFailure) -> None:
         """Record a failed row: it leaves the manifest and its files from earlier runs go."""

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 
 from xaikit.plugin.errors import ParameterError
 
+_root = logging.getLogger()
+_handlers, _level = list(_root.handlers), _root.level
 logging.disable(logging.INFO)  # nnabla logs "Initializing CPU extension..." on import
 try:
     import nnabla as nn
     import nnabla.functions as F
 finally:
     logging.disable(logging.NOTSET)
+    # nnabla's import configures the root logger (logging.basicConfig at INFO), which would
+    # print every library's INFO lines (Dask's on its workers): undo that.
+    _root.handlers[:], _root.level = _handlers, _level
 logging.getLogger("nnabla").setLevel(logging.WARNING)
 
 __all__ = ["CPU", "DEVICES", "Device", "F", "nn"]

@@ -10,7 +10,7 @@ from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional,
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
-from xaikit.plugin.errors import ParameterError
+from xaikit.plugin.errors import ModelError, ParameterError
 from xaikit.plugin.params import Params
 
 SCORES = ("output", "logit")
@@ -126,6 +126,10 @@ class LoadedModel:
         self._graphs: Dict[Tuple[int, int, Device], Graph] = {}
         # nnabla's parameter registry is global: give each model a scope of its own.
         self._scope = f"xaikit_model_{next(_scope_ids)}"
+        self.reload: Optional[Callable[[], "LoadedModel"]] = None
+        """Loads the model again from its source as a separate model (:func:`xaikit.load_model`
+        sets it): how :meth:`copy` gets parameters of its own from an adapter whose graphs
+        share theirs."""
         self.lock = threading.RLock()
         """Held while a computation runs the model's graphs: two threads computing with one
         model take turns (the threads of one computation use replicas of their own)."""
@@ -175,6 +179,53 @@ class LoadedModel:
         graph = self.graph(1)
         return tuple(name for name, v in graph.variables.items()
                      if v is graph.input or v.parent is not None)
+
+    def parameters(self) -> Dict[str, "nn.Variable"]:
+        """The model's parameters by name (``conv1/conv/W``...), in the order the network
+        uses them, as its adapter created them in the model's parameter scope.
+
+        Setting a parameter's values (``variable.d = ...``) changes every graph of the
+        model; use :meth:`copy` to change them without touching the model others use.
+        """
+        graph = self.graph(1)
+        with nn.parameter_scope(self._scope):
+            scope = nn.get_parameters(grad_only=False)
+        ordered: Dict[str, "nn.Variable"] = {}
+
+        def visit(function: Any) -> None:
+            for variable in function.inputs:
+                if variable.parent is None:
+                    ordered.update((name, p) for name, p in scope.items() if p == variable)
+
+        graph.output.visit(visit)
+        return ordered
+
+    def copy(self) -> "LoadedModel":
+        """A separate model with this model's parameter values, in a parameter scope of its
+        own: changing the copy's parameters (randomising them, say) leaves this model as it
+        is.
+
+        :raises ModelError: the copy would share this model's parameters (a model whose
+            adapter builds every graph from one set of parameters, loaded without
+            :func:`xaikit.load_model`, which sets :attr:`reload`).
+        """
+        if self.reload is not None:
+            twin = self.reload()
+        else:
+            twin = LoadedModel(self.name, self.input_shape, self.num_classes, self._build,
+                               preprocessing=self.preprocessing, logit=self.logit,
+                               notes=self.notes)
+        twin.reload = self.reload
+        mine, theirs = self.parameters(), twin.parameters()
+        if list(mine) != list(theirs):
+            raise ModelError("a copy has other parameters than the model", subject="model",
+                             path=self.name)
+        for name, variable in theirs.items():
+            if variable == mine[name]:
+                raise ModelError(f"a copy would share parameter {name!r} with the model; load it "
+                                 "with xaikit.load_model", subject="model", path=self.name)
+            variable.d = mine[name].d
+        return twin
 
     def predict(self, images: np.ndarray, score: str = "output") -> np.ndarray:
         """Class scores for a batch of preprocessed images ``(n, C, H, W)``: the model's

@@ -115,7 +115,7 @@ def smoothed_gradients(
         grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device,
                               variable=variable)
         if host:
-            return host_sums(grads.data, segments, wanted)
+            return _host_sums(grads.data, segments, wanted)
         key = (worker, len(rows))
         if key not in reducers:
             with build_lock:
@@ -158,7 +158,7 @@ def smoothed_maps(
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
                                for s in segments])
         maps = np.asarray(explain(copies, rows), dtype=np.float32)
-        return host_sums(maps, segments, smoothing.sums)
+        return _host_sums(maps, segments, smoothing.sums)
 
     return _reduce(smoothing, images.shape, passes, map(run, passes))
 
@@ -174,7 +174,7 @@ def _reduce(smoothing: Smoothing, shape: Tuple[int, ...], passes: List[List[Segm
     return smoothing.reduce(totals)
 
 
-def host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]) -> Sums:
+def _host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]) -> Sums:
     """The map rows of each segment of a pass added up (``sums``), or their squares
     (``squares``): per wanted quantity, float64 ``(len(segments),) + image shape``."""
     out = {name: np.empty((len(segments),) + maps.shape[1:]) for name in wanted}
@@ -190,7 +190,7 @@ def host_sums(maps: np.ndarray, segments: List[Segment], wanted: Tuple[str, ...]
 
 
 class _Reducer:
-    """:func:`host_sums` as a graph on the device: products of the gradient rows, or of
+    """:func:`_host_sums` as a graph on the device: products of the gradient rows, or of
     their squares, with a 0/1 segment matrix."""
 
     def __init__(self, shape: Tuple[int, ...], width: int, wanted: Tuple[str, ...]):

@@ -11,21 +11,40 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Callable, Deque, Dict, Iterable, Iterator, Tuple, TypeVar
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Deque, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
 
 _pools: Dict[int, Tuple[ThreadPoolExecutor, threading.local]] = {}
 _pools_lock = threading.Lock()
+_planned_cores: ContextVar[Optional[int]] = ContextVar("xaikit_planned_cores", default=None)
 
 
 def cpu_cores() -> int:
-    """The CPU cores this process may run on."""
+    """The CPU cores computations plan for: those this process may run on, unless
+    :func:`planned_cores` says otherwise."""
+    planned = _planned_cores.get()
+    if planned is not None:
+        return planned
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@contextmanager
+def planned_cores(cores: int) -> Iterator[None]:
+    """Within the block (in this thread), :func:`cpu_cores` is ``cores``: a distributed
+    worker plans the passes of a chunk as the client would, since the default batch size,
+    and so the last bits of a map, follow the core count."""
+    token = _planned_cores.set(cores)
+    try:
+        yield
+    finally:
+        _planned_cores.reset(token)
 
 
 def ordered_map(work: Callable[[int, J], R], jobs: Iterable[J], threads: int) -> Iterator[R]:

@@ -7,7 +7,7 @@ An error's class is its kind, and its parts are fields: code that handles one re
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 
 class XaikitError(Exception):
@@ -32,6 +32,14 @@ class XaikitError(Exception):
     def __str__(self) -> str:
         return ": ".join(str(part) for part in (self.subject, self.path, self.reason)
                          if part is not None)
+
+    def __reduce__(self):
+        """Pickle with the fields (an error raised on a Dask worker reaches the client)."""
+        return _rebuild, (type(self), self.reason, self.subject, self.path)
+
+
+def _rebuild(cls: type, reason: str, subject: Optional[str], path: Any) -> "XaikitError":
+    return cls(reason, subject=subject, path=path)
 
 
 class ParameterError(XaikitError, ValueError):

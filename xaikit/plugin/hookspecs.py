@@ -1,4 +1,4 @@
-"""Hook specifications: the three ways a plugin adds to xaikit.
+"""Hook specifications: the four ways a plugin adds to xaikit.
 
 Each hook receives a ``register`` callable and calls it once per object it
 contributes. xaikit calls every hook once, the first time it needs its plugins
@@ -99,5 +99,20 @@ def register_sinks(register):
 
     :param register: call ``register(sink)`` with an instance of a
         :class:`xaikit.Sink` subclass, once per sink.
+    :returns: nothing; the return value is ignored.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics: numbers saying how far the maps of an explainer can be trusted
+    (does deleting the pixels a map ranks highest destroy the class score?).
+
+    Called once per process, before the first metric is looked up.
+
+    :param register: call ``register(metric)`` with an instance of a
+        :class:`xaikit.Metric` subclass, once per metric. Its ``name`` is what users
+        type after ``xaikit evaluate --metric``; a name another plugin already
+        registered is an error that names both plugins.
     :returns: nothing; the return value is ignored.
     """

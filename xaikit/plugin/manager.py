@@ -14,6 +14,7 @@ from xaikit.engine.model import ModelAdapter
 from xaikit.plugin import hookspecs
 from xaikit.plugin.errors import PluginError, UnknownPluginError
 from xaikit.plugin.explainer import Explainer
+from xaikit.plugin.metric import Metric
 from xaikit.plugin.params import option_name, reserved_fields
 from xaikit.plugin.sink import Sink
 
@@ -30,6 +31,13 @@ DEFAULT_PLUGINS = (
     "xaikit.builtins.sinks.heatmap",
     "xaikit.builtins.sinks.panel",
     "xaikit.builtins.sinks.npy",
+    "xaikit.builtins.explainers.random_map",
+    "xaikit.builtins.explainers.edge",
+    "xaikit.builtins.metrics.deletion",
+    "xaikit.builtins.metrics.mufidelity",
+    "xaikit.builtins.metrics.randomization",
+    "xaikit.builtins.metrics.random_logit",
+    "xaikit.builtins.metrics.sparseness",
 )
 """xaikit's own plugin modules, registered exactly as third-party plugins are."""
 
@@ -40,6 +48,7 @@ KINDS: Dict[str, Tuple[str, type]] = {
     "explainer": ("register_explainers", Explainer),
     "adapter": ("register_model_adapters", ModelAdapter),
     "sink": ("register_sinks", Sink),
+    "metric": ("register_metrics", Metric),
 }
 
 

@@ -2,8 +2,9 @@
 
 A field's CLI option is ``--field-name``; multi-word fields also accept NNC's
 ``--field_name``. Extra spellings (NNC's short options such as ``-nl``) are listed
-in the field's ``json_schema_extra={"aliases": [...]}``; ``"file": True`` there makes the
-option's value a file path (``FILE`` in ``--help``, completed as a path by shells).
+in the field's ``json_schema_extra={"aliases": [...]}``; ``"path": "FILE"`` there makes the
+option's value a path (shown as ``FILE``, or ``PATH`` for a file or folder, in ``--help``,
+and completed as a path by shells).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Params(BaseModel):
 RUN_OPTIONS = frozenset({
     "model", "image", "class_index", "output", "sink", "labels", "input", "input_variable",
     "label_variable", "overwrite", "seed", "smooth_samples", "smooth_noise_level",
-    "smooth_variant",
+    "smooth_variant", "workers", "scheduler",
 })
 """The options of every run (``xaikit run``'s, and keywords of :func:`xaikit.explain` and
 :func:`xaikit.explain_dataset`)."""
@@ -68,6 +69,8 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
         name = prefix + (".".join(str(part) for part in err["loc"]) or "parameters")
         if err["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown parameter")
+        elif err["type"] == "missing":
+            lines.append(f"{name}: required")
         else:
             lines.append(f"{name}: {err['msg']} (got {err['input']!r})")
     return "\n".join(lines)

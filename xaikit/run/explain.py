@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, List, Sequence, Union
 
@@ -32,12 +33,20 @@ def load_model(ref: Any, **options: Any) -> LoadedModel:
                                  "load_model", subject=next(iter(options)))
         return ref
     adapter = model_adapter(ref)
-    return adapter.load(ref, validate(adapter.Params, options))
+    checked = validate(adapter.Params, options)
+    model = adapter.load(ref, checked)
+    model.reload = functools.partial(adapter.load, ref, checked)
+    return model
 
 
 def explainers() -> List[str]:
     """Names of the installed explainers."""
     return sorted(registry().items["explainer"])
+
+
+def metrics() -> List[str]:
+    """Names of the installed evaluation metrics (see :func:`xaikit.evaluate`)."""
+    return sorted(registry().items["metric"])
 
 
 def sinks() -> List[str]:

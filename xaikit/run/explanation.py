@@ -153,15 +153,20 @@ def write_explanations(
     explanations: Union[Explanation, Sequence[Explanation]],
     output: Path,
     sinks: Sequence[SinkChoice],
+    made: bool = False,
 ) -> List[OutputFile]:
-    """:func:`write_outputs` through sinks already chosen (a :class:`Request`'s)."""
+    """:func:`write_outputs` through sinks already chosen (a :class:`Request`'s).
+
+    :param made: ``output`` is a name xaikit made (a dataset row's), which a sink may give
+        its own extension (see :func:`xaikit.run.outputs.output_path`).
+    """
     if isinstance(explanations, Explanation):
         explanations = [explanations]
     several_classes = len(explanations) > 1
     planned = [
         (explanation, choice,
          output_path(output, choice.sink, explanation.class_index if several_classes else None,
-                     several_sinks=len(sinks) > 1))
+                     several_sinks=len(sinks) > 1, made=made))
         for explanation in explanations
         for choice in sinks
     ]

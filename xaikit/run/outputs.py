@@ -147,14 +147,16 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         os.close(fd)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}", subject="output") from None
+    placed = False
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes private files; outputs are ordinary
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes private files; outputs are ordinary
         os.replace(tmp, path)
+        placed = True
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}", subject="output") from None
     finally:
-        if os.path.exists(tmp):
+        if not placed and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -162,3 +164,8 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
+"""The mode of files written: as ``open`` makes them. Read once, at import: reading the
+umask sets it for a moment, which must not happen while other threads create files."""

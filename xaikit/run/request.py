@@ -38,18 +38,19 @@ class RunParams(Params):
     model: str = Field(
         "results.nnp",
         description="Model file (*.nnp) to explain.",
-        json_schema_extra={"aliases": ["-m"], "file": True},
+        json_schema_extra={"aliases": ["-m"], "path": "FILE"},
     )
     image: Optional[str] = Field(
         None,
-        description="Image file to analyse. A .csv file is a dataset: "
-        "-i takes either, as NNC's two plugins do.",
-        json_schema_extra={"aliases": ["-i"], "file": True},
+        description="Image file to analyse. A .csv file or a folder is a dataset: "
+        "-i takes any, as NNC's two plugins take an image or a CSV.",
+        json_schema_extra={"aliases": ["-i"], "path": "PATH"},
     )
     class_index: ClassTarget = Field(
         0,
         description="Index of the class to explain; 'predicted' for the model's top "
-        "class, or several indices such as 3,5,7 for one map each.",
+        "class, or several indices such as 3,5,7 for one map each. Dataset runs: each "
+        "row's label by default, 'predicted' or one index for every row.",
         json_schema_extra={"aliases": ["-c"]},
     )
     output: Optional[str] = Field(
@@ -58,7 +59,7 @@ class RunParams(Params):
         "the sink: grey for any image format; several sinks or classes add .<sink> or "
         ".class<N> before the extension), or a dataset's CSV. "
         "Default: <explainer>.png or <explainer>.csv.",
-        json_schema_extra={"aliases": ["-o"], "file": True},
+        json_schema_extra={"aliases": ["-o"], "path": "FILE"},
     )
     sink: Tuple[str, ...] = Field(
         (),
@@ -68,7 +69,7 @@ class RunParams(Params):
     labels: Optional[str] = Field(
         None,
         description="Text file naming the classes, one per line, for panels and outputs.",
-        json_schema_extra={"file": True},
+        json_schema_extra={"path": "FILE"},
     )
     seed: Optional[int] = Field(
         None,
@@ -81,8 +82,9 @@ class RunParams(Params):
     input: str = Field(
         "output_result.csv",
         min_length=1,
-        description="Dataset CSV whose every row is explained, when no --image is given.",
-        json_schema_extra={"file": True},
+        description="Dataset CSV whose every row is explained, when no --image is given; "
+        "or a folder, whose every image file is.",
+        json_schema_extra={"path": "PATH"},
     )
     input_variable: str = Field(
         "x",
@@ -101,9 +103,23 @@ class RunParams(Params):
         False,
         description="Dataset runs: redo the maps an earlier run made with the same settings.",
     )
+    workers: Optional[int] = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="Dataset runs: explain on a local Dask cluster of this many worker "
+        "processes, started for the run (pip install 'xaikit[dask]').",
+    )
+    scheduler: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Dataset runs: explain on the Dask cluster of this scheduler "
+        "(tcp://host:8786); default: the XAIKIT_SCHEDULER environment variable.",
+    )
 
 
-DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite")
+DATASET_ONLY = ("input", "input_variable", "label_variable", "overwrite", "workers",
+                "scheduler")
 """Options of dataset runs, refused in a run on one image."""
 WRITING = ("output", "sink")
 """Options of runs that write files; :func:`xaikit.explain` returns explanations instead."""
@@ -112,15 +128,25 @@ OBJECTS = ("model", "image", "labels")
 a list of names): handed down as given, read where they are used."""
 
 
+LABEL = "label"
+"""A dataset run's classes by default: each row's label (a folder's: the predicted class)."""
+
+
 @dataclass(frozen=True)
 class DatasetInput:
-    """The input of a dataset run: the CSV and the variables to read from it."""
+    """The input of a dataset run: the CSV (or folder) and the variables to read from it,
+    and where the rows are explained."""
 
-    csv: Path
+    path: Path
+    """The dataset CSV, or a folder of images."""
     input_variable: str
     label_variable: str
     overwrite: bool
     """Redo the maps an earlier run made with the same settings."""
+    workers: Optional[int] = None
+    """Explain on a local Dask cluster of this many processes."""
+    scheduler: Any = None
+    """Explain on an existing Dask cluster: an address or a ``distributed.Client``."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +166,9 @@ class Request:
     """The image of a run on one image (a path, a PIL image or an array), as given."""
     dataset: Optional[DatasetInput] = None
     """The dataset of a dataset run."""
-    classes: Union[int, str, List[int]] = 0
-    """An index, ``"predicted"`` or a list of indices (runs on one image)."""
+    classes: Union[int, str, List[int], None] = 0
+    """An index, ``"predicted"`` or a list of indices (runs on one image); dataset runs:
+    an index, ``"predicted"``, :data:`LABEL`, or None for the default."""
     labels: Any = None
     """Class names: a file, a sequence, or None."""
     output: Optional[Path] = None
@@ -187,7 +214,9 @@ def build_request(
     smooth_fields = SmoothParams.model_fields
     own = {k: v for k, v in options.items() if k not in run_fields and k not in smooth_fields}
     _refuse_misplaced(given, dataset, writes)
-    run = validate(RunParams, {k: v for k, v in given.items() if k not in OBJECTS})
+    classes = _dataset_classes(given.pop("class_index", None)) if dataset else None
+    run = validate(RunParams, {k: v for k, v in given.items() if k not in OBJECTS
+                               and not (k == "scheduler" and not isinstance(v, str))})
     smooth = validate(SmoothParams, {k: v for k, v in options.items() if k in smooth_fields})
     if run.seed is not None and "seed" in algorithm.Params.model_fields:
         own["seed"] = run.seed
@@ -197,8 +226,8 @@ def build_request(
     source = None
     if dataset:
         source = DatasetInput(Path(run.input), run.input_variable, run.label_variable,
-                              run.overwrite)
-        output = output_csv(run.output, explainer, source.csv)
+                              run.overwrite, run.workers, given.get("scheduler"))
+        output = output_csv(run.output, explainer, source.path)
         chosen = choose_sinks(Path("map" + MAP_SUFFIX), run.sink, sink_params)
     elif writes:
         output = Path(run.output or f"{explainer}.png")
@@ -216,13 +245,25 @@ def build_request(
         model_options=_model_options(model, adapter_params),
         image=given.get("image"),
         dataset=source,
-        classes=run.class_index,
+        classes=classes if dataset else run.class_index,
         labels=given.get("labels"),
         output=output,
         sinks=tuple(chosen),
         seed=run.seed,
         smoothing=smooth.smoothing(run.seed),
     )
+
+
+def _dataset_classes(value: Any) -> Union[int, str, None]:
+    """A dataset run's ``class_index``: None (the default), :data:`LABEL`, ``"predicted"``
+    or one index; a list is refused."""
+    if value is None or value == LABEL:
+        return value
+    target = validate(RunParams, {"class_index": value}).class_index
+    if isinstance(target, list):
+        raise ParameterError("a dataset run explains one class per row: an index, "
+                             "'predicted' or (for a CSV) 'label'", subject="class_index")
+    return target
 
 
 def model_adapter(ref: Any) -> ModelAdapter:
@@ -252,9 +293,6 @@ def _model_options(model: Any, adapter_params: Optional[Mapping[str, Mapping[str
 
 def _refuse_misplaced(given: Mapping[str, Any], dataset: bool, writes: bool) -> None:
     if dataset:
-        if "class_index" in given:
-            raise ParameterError("a dataset run explains each row's label (--label-variable); "
-                                 "--class-index is for --image", subject="class_index")
         if "image" in given:
             raise ParameterError("a dataset run reads its images from the CSV (--input)",
                                  subject="image")

@@ -1,9 +1,10 @@
 """``.. xaikit-params::`` and ``:xaikit-option:``: parameter docs read from the schemas.
 
 A *target* names a schema: ``run`` (the options of every ``xaikit run``), an explainer's
-name (``smoothgrad``), ``explainer NAME``, ``adapter NAME``, ``sink NAME`` or
-``schema MODULE.CLASS`` (any pydantic model). The directive also takes ``all``: a section
-per installed explainer, model adapter and sink, after the ``run`` options.
+name (``smoothgrad``), ``explainer NAME``, ``adapter NAME``, ``sink NAME``, ``metric
+NAME`` or ``schema MODULE.CLASS`` (any pydantic model). The directive also takes ``all``:
+a section per installed explainer, model adapter, sink and metric, after the ``run``
+options.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from xaikit.plugin.manager import registry
 from xaikit.run.outputs import option_prefix
 from xaikit.run.request import RunParams
 
-KIND_TITLES = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks"}
-PREFIXED = ("adapter", "sink")
-"""Kinds whose parameters the CLI spells with the plugin's name first (``--onnx-mean``)."""
+KIND_TITLES = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks",
+               "metric": "Metrics"}
+PREFIXED = ("adapter", "sink", "metric")
+"""Kinds whose parameters the CLI spells with the plugin's name first (``--onnx-mean``,
+``--deletion-steps``)."""
 COLUMNS = (("Parameter", 14), ("CLI", 18), ("Type", 10), ("Default", 10), ("Range", 12),
            ("Description", 36))
 
@@ -88,7 +91,7 @@ def schema_for(target: str) -> Type[BaseModel]:
         return _import_schema(name)
     if len(words) > 2 or kind not in KIND_TITLES:
         raise XaikitError(f"{target!r} is not 'run', an explainer's name, "
-                          "'explainer NAME', 'adapter NAME', 'sink NAME' or "
+                          "'explainer NAME', 'adapter NAME', 'sink NAME', 'metric NAME' or "
                           "'schema MODULE.CLASS'")
     return registry().get(kind, name).Params
 
@@ -106,7 +109,7 @@ def _import_schema(path: str) -> Type[BaseModel]:
 
 def cli_prefix(target: str) -> str:
     """How the CLI prefixes the options of a target: ``sink heatmap`` -> ``heatmap_``,
-    ``adapter onnx`` -> ``onnx_``."""
+    ``adapter onnx`` -> ``onnx_``, ``metric deletion`` -> ``deletion_``."""
     words = target.split()
     return option_prefix(words[1]) if len(words) == 2 and words[0] in PREFIXED else ""
 

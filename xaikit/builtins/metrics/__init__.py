@@ -1,0 +1,1 @@
+"""Evaluation metrics that ship with xaikit, registered through the plugin hooks."""

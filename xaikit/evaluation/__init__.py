@@ -1,0 +1,1 @@
+"""Evaluating explainers: metrics over images, a report, its summary and curves."""
