@@ -189,14 +189,17 @@ def command_fields(argv: List[str]) -> Set[str]:
     ``evaluate``), as click received them: ``heatmap_alpha`` for ``--heatmap-alpha``."""
     command: click.Command = cli
     ctx = click.Context(cli)
-    for word in argv:
-        if not isinstance(command, click.Group):
-            break
-        sub = command.get_command(ctx, word)
-        if sub is None:
-            break
-        command = sub
-    return {param.name for param in command.get_params(ctx) if param.name}
+    try:
+        for word in argv:
+            if not isinstance(command, click.Group):
+                break
+            sub = command.get_command(ctx, word)
+            if sub is None:
+                break
+            command = sub
+        return {param.name for param in command.get_params(ctx) if param.name}
+    except XaikitError:  # a broken plugin's command: its error is the message
+        return set()
 
 
 def cli_message(message: str, fields: Set[str]) -> str:
