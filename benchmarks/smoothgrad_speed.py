@@ -42,8 +42,9 @@ METHODS = ("nnc-loop", "xaikit", "gradient")
 NOISE_LEVEL = 0.15
 
 
-def resnet18(x):
-    """ResNet-18 (He et al., 2016) for 224x224 images: 1000 class logits."""
+def resnet18(x, widths=(64, 128, 256, 512), num_classes=1000, batch_stat=False):
+    """ResNet-18 (He et al., 2016) for 224x224 images: 1000 class logits (other ``widths``
+    and ``num_classes`` for other ResNet-18-shaped networks; ``batch_stat`` to train)."""
     import nnabla.parametric_functions as PF
 
     from xaikit.engine.backend import F
@@ -51,12 +52,12 @@ def resnet18(x):
     def conv_bn(h, maps, k, stride, name, relu=True):
         h = PF.convolution(h, maps, (k, k), pad=(k // 2,) * 2, stride=(stride,) * 2,
                            with_bias=False, name=name)
-        h = PF.batch_normalization(h, batch_stat=False, name=name + "/bn")
+        h = PF.batch_normalization(h, batch_stat=batch_stat, name=name + "/bn")
         return F.relu(h) if relu else h
 
-    h = conv_bn(x, 64, 7, 2, "conv1")
+    h = conv_bn(x, widths[0], 7, 2, "conv1")
     h = F.max_pooling(h, (3, 3), stride=(2, 2), pad=(1, 1))
-    for stage, maps in enumerate((64, 128, 256, 512)):
+    for stage, maps in enumerate(widths):
         for block in range(2):
             stride = 2 if stage > 0 and block == 0 else 1
             name = f"layer{stage + 1}/{block}"
@@ -66,7 +67,7 @@ def resnet18(x):
             if stride != 1 or shortcut.shape[1] != maps:
                 shortcut = conv_bn(shortcut, maps, 1, stride, name + "/down", relu=False)
             h = F.relu(F.add2(h, shortcut))
-    return PF.affine(F.global_average_pooling(h), 1000, name="fc")
+    return PF.affine(F.global_average_pooling(h), num_classes, name="fc")
 
 
 def forward_flops(model) -> int:

@@ -41,7 +41,10 @@ def digit_images() -> tuple:
     return pixels, digits.target.astype(np.int32)
 
 
-def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int, seed: int) -> dict:
+def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int, seed: int,
+          network=lenet) -> dict:
+    """Parameters of ``network`` (logits of a ``(batch, 1, SIZE, SIZE)`` variable) trained
+    with Adam on pixels ``x_train`` (0-255) and labels ``y_train``."""
     rng = np.random.default_rng(seed)
     nn.random.seed(seed)
     np.random.seed(seed)
@@ -49,7 +52,7 @@ def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int, seed: int) -> d
     with nn.parameter_scope("demo_training"):
         x = nn.Variable((batch, 1, SIZE, SIZE))
         t = nn.Variable((batch, 1))
-        loss = F.mean(F.softmax_cross_entropy(lenet(x), t))
+        loss = F.mean(F.softmax_cross_entropy(network(x), t))
         solver = S.Adam(1e-3)
         solver.set_parameters(nn.get_parameters())
         for epoch in range(epochs):
@@ -63,7 +66,9 @@ def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int, seed: int) -> d
                 loss.backward()
                 solver.update()
             print(f"epoch {epoch + 1}/{epochs}: loss {float(loss.d):.4f}")
-        return {k: v.d.copy() for k, v in nn.get_parameters().items()}
+        params = {k: v.d.copy() for k, v in nn.get_parameters(grad_only=False).items()}
+        nn.clear_parameters()  # this scope's, for the next network trained
+        return params
 
 
 def accuracy(params: dict, x_test: np.ndarray, y_test: np.ndarray) -> float:

@@ -22,7 +22,8 @@ def test_explain_returns_attribution_of_the_input_shape(models, images):
     assert exp.class_index == 3 and exp.explainer == "smoothgrad" and exp.model == "rgb.nnp"
     assert exp.params == {"noise_level": 0.15, "num_samples": 4, "variant": "smoothgrad_sq",
                           "score": "output", "seed": 0, "batch_size": None, "threads": None,
-                          "device": "cpu", "device_id": 0, "layer_index": 0}
+                          "device": "cpu", "device_id": 0, "stability": 0.95,
+                          "max_samples": 1000, "layer_index": 0}
 
 
 def test_repr_is_one_short_line_without_the_arrays(models, images):
@@ -187,6 +188,10 @@ def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, image
     assert exp.metadata["class_seen"] == 2 and exp.metadata["class_index"] == 2
     assert exp.attribution.dtype == np.float32 and exp.attribution.shape == (1, 8, 8)
     assert plain.reported == {}
+    one = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                         num_samples=1)
+    assert one.reported["samples"] == 1
+    assert one.reported["stability"] is None  # one sample has no halves
 
 
 def test_default_explain_batch_keeps_each_images_metadata(models):

@@ -96,8 +96,11 @@ def test_help_shows_every_parameter_with_default_and_range():
         "-o, --output FILE Output file",
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",
-        "-n, --num-samples, --num_samples INTEGER Noisy copies whose gradients are averaged. "
-        "[default: 25; range: ≥ 1]",
+        "-n, --num-samples, --num_samples INTEGER|auto Noisy copies whose gradients are "
+        "averaged (1 to 1000000), or auto: draw them until the map's stability reaches",
+        "--stability FLOAT With --num-samples auto: the stability at which to stop",
+        "--max-samples, --max_samples INTEGER With --num-samples auto: the most noisy copies "
+        "drawn per image. [default: 1000; range: ≥ 2, ≤ 1000000]",
         "--seed INTEGER Seed of the noise",
         "--batch-size, --batch_size INTEGER",
         "--sink [grey|heatmap|panel|npy] Sink to write the map with",

@@ -44,8 +44,9 @@ def test_sinks_and_labels_reach_every_row(models, dataset, tmp_path):
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(open(out)))
     assert rows[0][:2] == ["SmoothGrad", "SmoothGrad.panel"]
-    assert rows[0][-3:] == ["class:explained", "class_name:explained", "score:model output"]
-    assert [r[-2] for r in rows[1:4]] == ["zero", "one", "two"]
+    assert rows[0][-5:] == ["class:explained", "class_name:explained", "score:model output",
+                            "samples:noisy copies", "stability:split-half"]
+    assert [r[-4] for r in rows[1:4]] == ["zero", "one", "two"]
     from PIL import Image
     assert Image.open(tmp_path / rows[1][1]).height > 64  # a panel: tiles and a caption
 
@@ -72,7 +73,7 @@ def test_defaults_are_nncs_output_result_csv_and_smoothgrad_csv(models, tmp_path
             [rows[0] + ["y':label"]] + [r + ["0"] for r in rows[1:]])
     result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-n", "2"])
     assert result.exit_code == 0, result.output
-    assert [r[:-1] for r in list(csv.reader(open("smoothgrad.csv")))[:2]] == [
+    assert [r[:-3] for r in list(csv.reader(open("smoothgrad.csv")))[:2]] == [
         ["SmoothGrad", "x:image", "y:label", "y':label", "class:explained"],
         ["smoothgrad/0000/0.png", "./images/0/0.png", "0", "0", "0"]]
 

@@ -39,7 +39,8 @@ def test_a_folder_is_a_dataset_of_its_images_and_the_csv_an_nnc_dataset(
                       "-n", "2"])
     assert result.exit_code == 0, result.stderr
     rows = table(out)
-    assert rows[0] == ["SmoothGrad", "x:image", "class:explained", "score:model output"]
+    assert rows[0] == ["SmoothGrad", "x:image", "class:explained", "score:model output",
+                       "samples:noisy copies", "stability:split-half"]
     assert [r[1] for r in rows[1:]] == EXPECTED
     assert [r[0] for r in rows[1:]] == [f"sg/0000/{i}.png" for i in range(5)]
     again = read_dataset_csv(out, "x", "class")  # paths relative to the CSV, labels
@@ -86,8 +87,8 @@ def dataset(tmp_path):
 
 def classes_and_scores(out):
     rows = table(out)
-    assert rows[0][-2:] == ["class:explained", "score:model output"]
-    return [int(r[-2]) for r in rows[1:]], [float(r[-1]) for r in rows[1:]]
+    assert rows[0][-4:-2] == ["class:explained", "score:model output"]
+    return [int(r[-4]) for r in rows[1:]], [float(r[-3]) for r in rows[1:]]
 
 
 def test_predicted_and_fixed_classes_on_a_dataset(models, dataset, tmp_path):

@@ -88,14 +88,24 @@ def score(model, image, index):
     return f"{loaded.predict(load_image(image, loaded)[None])[0, index]:.6g}"
 
 
+def settling(model, image, index, **params):
+    """The samples and stability cells of a row, as one image's run reports them."""
+    exp = xaikit.explain("smoothgrad", model=model, image=image, class_index=index, **params)
+    return f"{exp.metadata['samples']},{exp.metadata['stability']:.4f}"
+
+
 def test_output_csv_and_maps_are_laid_out_as_nnc_writes_them(models, dataset, tmp_path):
     out = tmp_path / "results" / "smoothgrad.csv"
     result = run("smoothgrad", models["grey"], dataset, out, num_samples=2, seed=0)
     assert result.ok and result.explained == 30 and result.reused == 0
-    # NNC's columns, then the class explained and the model's score for it
-    expected = ["SmoothGrad,x:image,y:label,class:explained,score:model output"] + [
+    # NNC's columns, then the class explained, the model's score for it, and the samples
+    # and stability of the map
+    images = [dataset.parent / f"images/{i % 3}/{i}.png" for i in range(30)]
+    expected = ["SmoothGrad,x:image,y:label,class:explained,score:model output,"
+                "samples:noisy copies,stability:split-half"] + [
         f"smoothgrad/0000/{i}.png,./images/{i % 3}/{i}.png,{i % 3},{i % 3},"
-        + score(models["grey"], dataset.parent / f"images/{i % 3}/{i}.png", i % 3)
+        + score(models["grey"], images[i], i % 3) + ","
+        + settling(models["grey"], images[i], i % 3, num_samples=2, seed=0)
         for i in range(30)]
     assert out.read_bytes() == ("\n".join(expected) + "\n").encode()
     assert result.maps == [tmp_path / "results" / "smoothgrad" / "0000" / f"{i}.png"
@@ -351,7 +361,8 @@ def test_several_sinks_and_labels_in_a_dataset_run(models, tmp_path):
     written = read(out)
     assert written[0] == ["SmoothGrad", "SmoothGrad.heatmap", "SmoothGrad.npy", "x:image",
                           "y:label", "class:explained", "class_name:explained",
-                          "score:model output"]
+                          "score:model output", "samples:noisy copies",
+                          "stability:split-half"]
     assert written[2][:3] == ["sg/0000/1.grey.png", "sg/0000/1.heatmap.png",
                               "sg/0000/1.npy.npy"]  # .<sink> whenever several sinks write
     assert written[2][5:7] == ["1", "dog"]

@@ -29,9 +29,10 @@ def test_default_explain_batch_is_explain_per_image(models, images):
     params = smoothgrad.Params(seed=2, num_samples=3)
     batch = np.random.default_rng(1).random((3,) + model.input_shape, dtype=np.float32)
     together = xaikit.Explainer.explain_batch(smoothgrad, model, batch, [2, 0, 1], params)
-    assert len(together) == 3  # SmoothGrad reports metadata: a list of Attributions
+    assert len(together) == 3  # smoothgrad reports metadata: a list of Attributions
     for i, c in enumerate([2, 0, 1]):
         alone = smoothgrad.explain(model, batch[i], c, params)
+        assert together[i].values.shape == model.input_shape
         assert np.array_equal(together[i].values, alone.values)
         assert together[i].metadata == alone.metadata
 

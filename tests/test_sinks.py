@@ -97,8 +97,9 @@ def test_panel_shows_image_map_and_overlay_enlarged_without_smoothing(grey_exp, 
 
 
 def test_panel_caption_names_class_label_and_score(grey_exp, wide):
-    label, score = caption(grey_exp)
+    label, stability, score = caption(grey_exp)
     assert label == "class 1 (b)"
+    assert stability == f"stability {grey_exp.metadata['stability']:.3f} (4 samples)"
     assert score == f"output {grey_exp.score:.3f}" and 0 < grey_exp.score < 1  # differentiated
     assert caption(wide)[0] == "class 2"
 
@@ -113,12 +114,12 @@ def reporting(reported, score=0.9):
 
 def test_panel_names_the_method_and_the_score_that_was_differentiated(tmp_path):
     logit = reporting({"method": "vargrad", "differentiated": "logit",
-                       "differentiated_score": 2.5})
+                       "differentiated_score": 2.5, "samples": 48, "stability": 0.9716})
     output = reporting({"method": "smoothgrad_sq", "differentiated": "output",
                         "differentiated_score": 0.9})
-    assert (map_title(logit), caption(logit)) == ("vargrad map", ("class 1", "logit 2.500, "
-                                                                  "output 0.900"))
-    assert (map_title(output), caption(output)) == ("smoothgrad_sq map", ("class 1",
+    assert (map_title(logit), caption(logit)) == ("vargrad map", (
+        "class 1", "stability 0.972 (48 samples)", "logit 2.500, output 0.900"))
+    assert (map_title(output), caption(output)) == ("smoothgrad_sq map", ("class 1", "",
                                                                          "output 0.900"))
     assert map_title(reporting({})) == "smoothgrad map"  # an explainer that reports nothing
     titles = [np.asarray(opened(exp.save(tmp_path / f"{i}.png", sink="panel", tile_size=64)))
@@ -214,7 +215,7 @@ def test_sinks_need_only_the_map_and_the_input(tmp_path):
                              input=rng.random((3, 6, 10), dtype=np.float32), class_index=2,
                              explainer="test", params={}, model="m")
     assert exp.metadata == {"class_index": 2, "class_name": None, "score": None}
-    assert caption(exp) == ("class 2", "")
+    assert caption(exp) == ("class 2", "", "")
     written = xaikit.write_outputs(exp, tmp_path / "m.png", ["grey", "heatmap", "panel", "npy"],
                                    {"panel": {"tile_size": 64}})
     sizes = [opened(w.path).size for w in written[:3]]

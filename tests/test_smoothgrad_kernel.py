@@ -200,7 +200,7 @@ def test_default_batch_size_keeps_every_thread_within_the_budget(models, monkeyp
 
 
 def test_passes_cover_every_sample_once_in_order():
-    passes = kernel.plan_passes(3, 5, 4)
+    passes = kernel.plan_passes([kernel.Segment(item, 0, 5) for item in range(3)], 4)
     assert [sum(s.stop - s.start for s in p) for p in passes] == [4, 4, 4, 3]
     flat = [(s.item, i) for p in passes for s in p for i in range(s.start, s.stop)]
     assert flat == [(item, i) for item in range(3) for i in range(5)]

@@ -8,6 +8,7 @@ import pytest
 
 import xaikit
 from xaikit.engine import gradients
+from xaikit.engine.stability import split_half
 from xaikit.testing import check_explainer, make_dataset_csv, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,9 +66,13 @@ def test_any_explainer_is_smoothed_over_the_seeded_noisy_copies(models, images, 
     assert copies.shape == (9,) + model.input_shape
     want = reference(copies ** 2 * 3, variant)
     np.testing.assert_allclose(exp.attribution, want, rtol=1e-5, atol=1e-7)
-    assert exp.reported == {}  # each copy had its own metadata
+    # Each copy had its own metadata; the smoothed map reports its samples and stability,
+    # from the maps of its copies of even and of odd index.
+    halves = [reference(copies[parity::2] ** 2 * 3, variant) for parity in (0, 1)]
+    assert exp.reported == {"samples": 9, "stability": pytest.approx(split_half(*halves))}
     assert exp.params == {"smooth_samples": 9, "smooth_noise_level": 0.3,
-                          "smooth_variant": variant, "seed": 7}
+                          "smooth_variant": variant, "smooth_stability": 0.95,
+                          "smooth_max_samples": 1000, "seed": 7}
     plain = xaikit.explain("squares", model=model, image=image, class_index=2, seed=7)
     assert plain.reported == {"class": 2} and plain.params == {}
 
@@ -107,10 +112,11 @@ def test_copies_go_through_explain_batch_in_memory_bounded_chunks(models, images
     squares.batches.clear()
     chunked = squares.explain_smoothed(model, batch, [0, 1, 2], None, smoothing)
     assert squares.batches == [7, 7, 7, 7, 2]  # chunks may span images
-    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
     for i, c in enumerate([0, 1, 2]):
+        np.testing.assert_allclose(chunked[i].values, whole[i].values, rtol=1e-6)
+        assert chunked[i].metadata == pytest.approx(whole[i].metadata)
         want = reference(smoothing.copies(batch[i], 5) ** 2 * (c + 1), "vargrad")
-        np.testing.assert_allclose(whole[i], want, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(whole[i].values, want, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("variant", ["smoothgrad_sq", "smoothgrad", "vargrad"])

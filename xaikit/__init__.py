@@ -18,7 +18,7 @@ from xaikit.engine.gradients import input_gradients, input_gradients_in_batches,
 from xaikit.engine.model import Graph, Layer, LoadedModel, ModelAdapter, Preprocessing
 from xaikit.engine.noise import Smoothing
 from xaikit.engine.params import GradientParams
-from xaikit.engine.passes import smoothed_gradients
+from xaikit.engine.passes import Smoothed, smoothed_gradients
 from xaikit.evaluation.report import ReportRow
 from xaikit.evaluation.run import evaluate
 from xaikit.plugin.errors import (
@@ -34,7 +34,7 @@ from xaikit.plugin.explainer import Attribution, Explainer
 from xaikit.plugin.hookspecs import hookimpl
 from xaikit.plugin.manager import PluginWarning, register_plugin, unregister_plugin
 from xaikit.plugin.metric import Cost, Curve, Metric, MetricBatch, Score
-from xaikit.plugin.params import Params
+from xaikit.plugin.params import Params, SampleCount
 from xaikit.plugin.sink import Sink
 from xaikit.run.explain import explain, explainers, load_model, metrics, sinks
 from xaikit.run.explanation import Explanation, OutputFile, write_outputs
@@ -71,8 +71,10 @@ __all__ = [
     "Preprocessing",
     "ReportRow",
     "RowFailure",
+    "SampleCount",
     "Score",
     "Sink",
+    "Smoothed",
     "Smoothing",
     "XaikitError",
     "class_scores",

@@ -98,7 +98,7 @@ def save_nnc_nnp(
         logits = logits_fn(x)
         if parameters:
             for name, value in parameters.items():
-                nn.get_parameters()[name].d = value
+                nn.get_parameters(grad_only=False)[name].d = value
         y = {"Softmax": lambda v: F.softmax(v), "Sigmoid": F.sigmoid, "Affine": lambda v: v}[
             output
         ](logits)

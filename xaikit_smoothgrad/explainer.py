@@ -29,11 +29,24 @@ class SmoothGrad(xaikit.Explainer):
             "value range (max - min).",
             json_schema_extra={"aliases": ["-nl"]},
         )
-        num_samples: int = Field(
+        num_samples: xaikit.SampleCount = Field(
             25,
-            ge=1,
-            description="Noisy copies whose gradients are averaged.",
+            description="Noisy copies whose gradients are averaged (1 to 1000000), or auto: "
+            "draw them until the map's stability reaches --stability, at most --max-samples.",
             json_schema_extra={"aliases": ["-n"]},
+        )
+        stability: float = Field(
+            0.95,
+            gt=0.0,
+            lt=1.0,
+            description="With --num-samples auto: the stability at which to stop, the "
+            "correlation expected between this map and another made from other noise.",
+        )
+        max_samples: int = Field(
+            1000,
+            ge=2,
+            le=1_000_000,
+            description="With --num-samples auto: the most noisy copies drawn per image.",
         )
         variant: Literal["smoothgrad_sq", "smoothgrad", "vargrad"] = Field(
             "smoothgrad_sq",
@@ -66,20 +79,21 @@ class SmoothGrad(xaikit.Explainer):
         """Noisy copies of all ``images`` share passes; each image gets the noise, and up
         to float rounding the map, that :meth:`explain` gives it.
 
-        Each map reports the variant (``method``), the score it is a gradient of
-        (``differentiated``: output or logit, and its value on the image,
+        Each map reports its ``samples`` and ``stability`` (and with
+        ``num_samples="auto"``, ``capped``), the variant (``method``), the score it is a
+        gradient of (``differentiated``: output or logit, and its value on the image,
         ``differentiated_score``) and the variable (``variable``)."""
         variable = layer_variable(model, params.layer_index)
         smoothing = xaikit.Smoothing(params.num_samples, params.noise_level, params.variant,
-                                     params.seed)
-        maps = xaikit.smoothed_gradients(
+                                     params.seed, params.stability, params.max_samples)
+        smoothed = xaikit.smoothed_gradients(
             model, images, [int(c) for c in class_indices], smoothing,
             variable=None if params.layer_index == 0 else variable, **params.engine_options())
         return [xaikit.Attribution(values, {
-            "method": params.variant, "differentiated": params.score,
+            **smoothed.metadata(i), "method": params.variant, "differentiated": params.score,
             "differentiated_score": float(model.predict(image[None], params.score)[0, c]),
             "variable": variable})
-            for values, image, c in zip(maps, images, class_indices)]
+            for i, (values, image, c) in enumerate(zip(smoothed.maps, images, class_indices))]
 
 
 def layer_variable(model: xaikit.LoadedModel, layer_index: int) -> str:

@@ -67,7 +67,7 @@ class ExplainerGroup(click.Group):
                 option.metavar = "[" + "|".join(registry().items["sink"]) + "]"
         return click.Command(
             name,
-            params=options + prefixed_options(options),
+            params=options + prefixed_options(options) + [verbose_option()],
             callback=lambda **values: run_command(name, values),
             help=explainer.description,
             short_help=explainer.description,
@@ -88,14 +88,22 @@ SCHEDULER_VARIABLE = "XAIKIT_SCHEDULER"
 """The environment variable that gives dataset runs a Dask scheduler without --scheduler."""
 
 
+def verbose_option() -> click.Option:
+    """``--verbose``, a flag of the command line alone: the Python API returns what it
+    prints (``Explanation.metadata``, ``DatasetResult.settling``)."""
+    return click.Option(["--verbose"], is_flag=True, default=False,
+                        help="Print what each map reports besides itself, to stderr: for "
+                        "maps made from noisy samples, their samples and stability.")
+
+
 def run_command(name: str, values: Dict[str, Any]) -> None:
     """One image with ``--image``; else every row of a dataset CSV or every image under a
     folder (``-i`` takes a .csv or a folder too)."""
     request = parse_run(name, values)
     if request.dataset is None:
-        run_image(request)
+        run_image(request, values["verbose"])
     else:
-        run_dataset(request)
+        run_dataset(request, values["verbose"])
 
 
 def parse_run(name: str, values: Dict[str, Any]) -> Request:
@@ -156,20 +164,28 @@ def prefixed_values(kind: str, values: Dict[str, Any], own: Set[str]
     return given
 
 
-def run_image(request: Request) -> None:
-    """Explain one image and write its files; print their paths."""
+def run_image(request: Request, verbose: bool = False) -> None:
+    """Explain one image and write its files; print their paths (and with ``verbose``,
+    what each map reports)."""
     model = api.load_model(request.model, **request.model_options)
     for note in model.notes:
         click.echo(f"note: {note}", err=True)
     explanations = api.explain_image(request, model)
     for written in write_explanations(explanations, request.output, request.sinks):
         click.echo(str(written.path))
+    if verbose:
+        for exp in explanations:
+            click.echo(f"class {exp.class_index}: {facts(exp.reported)}", err=True)
 
 
-def run_dataset(request: Request) -> None:
-    """Explain every row; print the output CSV, the failed rows and a summary."""
+def run_dataset(request: Request, verbose: bool = False) -> None:
+    """Explain every row; print the output CSV, the failed rows and a summary (and with
+    ``verbose``, each row's samples and stability)."""
     result = datasets.run_dataset(request)
     click.echo(str(result.output))
+    if verbose:
+        for row, settling in result.settling.items():
+            click.echo(f"row {row}: {facts(settling)}", err=True)
     for failure in result.failures[:LISTED_FAILURES]:
         click.echo(f"row {failure.row}: {failure.path}: {failure.reason}", err=True)
     if len(result.failures) > LISTED_FAILURES:
@@ -178,6 +194,12 @@ def run_dataset(request: Request) -> None:
     if result.failures:
         raise XaikitError(f"{len(result.failures)} of {len(result.maps)} rows failed; "
                           f"see {result.errors}")
+
+
+def facts(reported: Dict[str, Any]) -> str:
+    """``samples 48, stability 0.9721``: what a map reports, for ``--verbose``."""
+    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in reported.items()) or "nothing reported"
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -10,6 +10,7 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+from typing_extensions import Annotated
 
 from xaikit.plugin.params import option_name
 
@@ -43,8 +44,9 @@ def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     if repeated:
         kind = typing.get_args(kind)[0]
     choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else None
-    click_type: Any = click.Choice([str(c) for c in choices]) if choices else {
-        int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
+    words = _words_or_int(kind)
+    click_type: Any = click.Choice([str(c) for c in choices]) if choices else (
+        IntOrWord(words) if words else {int: click.INT, float: click.FLOAT}.get(kind, click.STRING))
     metavar = extra.get("path")
     if metavar:  # a path, checked by xaikit as the Python API checks it
         click_type = click.Path(readable=False, path_type=str)
@@ -93,10 +95,39 @@ def _extra(field: FieldInfo) -> dict:
     return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
 
 
+class IntOrWord(click.ParamType):
+    """A whole number or one of some words (``--num-samples 25``, ``--num-samples auto``):
+    numbers arrive as ``int``, anything else as given, for the schema to judge."""
+
+    def __init__(self, words: List[str]) -> None:
+        self.words = words
+        self.name = "|".join(["integer"] + words)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        text = str(value).strip()
+        return int(text) if text.lstrip("+-").isdigit() else value
+
+    def get_metavar(self, param: Any, *args: Any, **kwargs: Any) -> str:
+        return "|".join(["INTEGER"] + self.words)
+
+
+def _words_or_int(kind: Any) -> List[str]:
+    """``Union[int, Literal["auto"]]`` -> ``["auto"]``; other types -> ``[]``."""
+    if typing.get_origin(kind) is not typing.Union:
+        return []
+    args = typing.get_args(kind)
+    literals = [a for a in args if typing.get_origin(a) is typing.Literal]
+    if int not in args or len(literals) + 1 != len(args):
+        return []
+    return [str(word) for literal in literals for word in typing.get_args(literal)]
+
+
 def _base_type(annotation: Any) -> Any:
-    """``Optional[int]`` -> ``int``."""
+    """``Optional[int]`` -> ``int``; ``Optional[SampleCount]`` -> ``Union[int, Literal]``."""
     if typing.get_origin(annotation) is typing.Union:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0]
+            return _base_type(args[0])
+    if typing.get_origin(annotation) is Annotated:
+        return typing.get_args(annotation)[0]
     return annotation

@@ -169,8 +169,10 @@ def run_dataset(request: Request, progress: Optional[bool] = None,
     failures = [writer.failures[row] for row in sorted(writer.failures)]
     maps = [writer.maps.get(row) for row in range(len(data.rows))]
     explained = sum(path is not None for path in maps) - len(plan.reused)
+    settling = {row: facts for row, facts in sorted(writer.settling.items())
+                if maps[row] is not None}
     return DatasetResult(output, maps, explained, len(plan.reused), failures, errors, seconds,
-                         notes)
+                         notes, settling)
 
 
 def default_chunk_size(model: LoadedModel) -> int:

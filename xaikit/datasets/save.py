@@ -11,7 +11,7 @@ from xaikit.datasets.layout import map_file, map_files
 from xaikit.datasets.load import LoadedChunk
 from xaikit.datasets.manifest import Manifest
 from xaikit.datasets.nnc_csv import DatasetCSV
-from xaikit.datasets.result import RowFailure
+from xaikit.datasets.result import SETTLING, RowFailure
 from xaikit.run.explanation import Context, write_explanations
 from xaikit.run.outputs import SinkChoice
 
@@ -30,6 +30,8 @@ class RowWriter:
         self.failures: Dict[int, RowFailure] = {}
         self.saved = 0
         """Rows of the chunks saved: written, or failed."""
+        self.settling: Dict[int, Dict[str, Any]] = {}
+        """What the maps made from noisy samples report of them, by row."""
 
     def save(self, chunk: LoadedChunk, results: Sequence[Union[Attributed, Refused]]) -> int:
         """Write the files of a chunk and record them in the manifest; returns the
@@ -49,10 +51,14 @@ class RowWriter:
             written = write_explanations(explanation, map_file(self.output, row), self.sinks,
                                          made=True)
             self.maps[row] = written[0].path
+            metadata = result.attribution.metadata
+            settling = {k: metadata[k] for k in SETTLING if k in metadata}
+            if "samples" in settling:
+                self.settling[row] = settling
             entry = self.entries.get(row)  # as planned (see Plan.entries)
             if entry is not None:  # else the image vanished meanwhile: redo the row next time
                 self.manifest.add(row, {**entry, "class": result.class_index,
-                                        "score": result.score})
+                                        "score": result.score, **settling})
         self.manifest.flush()
         rows = len(chunk.inputs) + len(chunk.failures)
         self.saved += rows  # here, in the saving thread: the count is the manifest's

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from xaikit.engine.backend import CPU, F, nn
+from xaikit.engine.stability import checks
 from xaikit.plugin.errors import ParameterError
 
 NOISE_BLOCK_BYTES = {True: 64 * 2**10, False: 4 * 2**20}
@@ -39,6 +40,10 @@ _SUMS = {"smoothgrad": ("sums",), "smoothgrad_sq": ("squares",),
          "vargrad": ("sums", "squares")}
 
 
+AUTO = "auto"
+"""``Smoothing.samples`` that draws copies until the map is stable."""
+
+
 @dataclass(frozen=True)
 class Smoothing:
     """Noise around an explainer: its maps of ``samples`` noisy copies of each image,
@@ -48,21 +53,47 @@ class Smoothing:
     ``noise_level * (max(x) - min(x))``, drawn from the image's seed and ``j`` alone: the
     copies do not depend on how they are batched or threaded. ``seed`` seeds every image's
     noise; None gives each image fresh noise.
+
+    ``samples="auto"`` draws copies until the map's stability (see
+    :mod:`xaikit.engine.stability`) reaches ``stability``, or ``max_samples`` copies;
+    with a number of samples, those two are not used.
     """
 
-    samples: int
+    samples: Union[int, str]
     noise_level: float = 0.15
     variant: str = "smoothgrad"
     seed: Optional[int] = None
+    stability: float = 0.95
+    max_samples: int = 1000
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ParameterError(f"variant: {self.variant!r} is not one of "
                                  f"{', '.join(VARIANTS)}")
-        if self.samples < 1:
-            raise ParameterError(f"samples: {self.samples} is not at least 1")
+        if not self.auto and not (isinstance(self.samples, int) and self.samples >= 1):
+            raise ParameterError(f"samples: {self.samples!r} is neither at least 1 nor "
+                                 f"{AUTO!r}")
         if not self.noise_level >= 0:
             raise ParameterError(f"noise_level: {self.noise_level} is not at least 0")
+        if self.auto and not 0 < self.stability < 1:
+            raise ParameterError(f"stability: {self.stability} is not between 0 and 1")
+        if self.auto and not self.max_samples >= 2:
+            raise ParameterError(f"max_samples: {self.max_samples} is not at least 2")
+
+    @property
+    def auto(self) -> bool:
+        """Whether the copies are drawn until the map is stable."""
+        return self.samples == AUTO
+
+    @property
+    def most(self) -> int:
+        """The most copies an image may get: ``samples``, or ``max_samples`` with auto."""
+        return self.max_samples if self.auto else int(self.samples)
+
+    def checks(self) -> List[int]:
+        """The copies after which the maps' stability is measured, the last one ending it:
+        ``[samples]``, or :func:`.stability.checks` with auto."""
+        return checks(self.max_samples) if self.auto else [int(self.samples)]
 
     def seeds(self, n: int) -> List[int]:
         """The noise seed of each of ``n`` images: ``seed``, or fresh ones."""
@@ -72,24 +103,22 @@ class Smoothing:
                stop: Optional[int] = None) -> np.ndarray:
         """Copies ``start`` to ``stop - 1`` (default: to the last) of ``image`` with the
         noise of ``seed``: float32 ``(stop - start,) + image.shape``, drawn on the host."""
-        stop = self.samples if stop is None else stop
-        return NoisyCopies(image, self.noise_level, seed, self.samples,
+        stop = self.most if stop is None else stop
+        return NoisyCopies(image, self.noise_level, seed, self.most,
                            on_host=True).rows(start, stop)
 
     @property
     def sums(self) -> Tuple[str, ...]:
-        """What :meth:`reduce` needs per image: ``"sums"`` of the maps, ``"squares"``."""
+        """What :meth:`map` needs per image: ``"sums"`` of the maps, ``"squares"``."""
         return _SUMS[self.variant]
 
-    def reduce(self, totals: Dict[str, np.ndarray]) -> np.ndarray:
-        """The maps, float32, from float64 totals over each image's ``samples`` copies:
-        for each name of :attr:`sums`, the sum of the maps or of their squares."""
-        means = {name: total / self.samples for name, total in totals.items()}
+    def map(self, totals: Dict[str, np.ndarray], count: int) -> np.ndarray:
+        """The map (float64) of ``count`` copies from their float64 ``totals``: for each
+        name of :attr:`sums`, the sum of the copies' maps or of their squares."""
+        means = {name: total / count for name, total in totals.items()}
         if self.variant == "vargrad":
-            maps = np.maximum(means["squares"] - np.square(means["sums"]), 0.0)
-        else:
-            maps = means[self.sums[0]]
-        return maps.astype(np.float32)
+            return np.maximum(means["squares"] - np.square(means["sums"]), 0.0)
+        return means[self.sums[0]]
 
 
 def noise_sigma(image: np.ndarray, noise_level: float) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from xaikit.engine.model import LoadedModel
 from xaikit.engine.noise import Smoothing
-from xaikit.engine.passes import smoothed_maps
+from xaikit.engine.passes import Smoothed, smoothed_maps
 from xaikit.plugin.params import Params
 
 
@@ -33,6 +33,13 @@ class Attribution:
     def of(cls, result: Union[np.ndarray, "Attribution"]) -> "Attribution":
         """An explainer's result for one image, as an :class:`Attribution`."""
         return result if isinstance(result, Attribution) else cls(result)
+
+    @classmethod
+    def each(cls, smoothed: Smoothed) -> List["Attribution"]:
+        """Smoothed maps (:func:`xaikit.smoothed_gradients`), one :class:`Attribution`
+        per image, reporting the ``samples`` it reduces and its ``stability`` (and
+        ``capped`` with ``samples="auto"``)."""
+        return [cls(values, smoothed.metadata(i)) for i, values in enumerate(smoothed.maps)]
 
 
 Result = Union[np.ndarray, Attribution]
@@ -92,19 +99,22 @@ class Explainer:
     def explain_smoothed(
         self, model: LoadedModel, images: np.ndarray, class_indices: Sequence[int],
         params: Params, smoothing: Smoothing,
-    ) -> np.ndarray:
+    ) -> Union[np.ndarray, List[Result]]:
         """Maps of noisy copies of each image reduced to one (runs with ``smooth_samples``
         call this): ``smoothing.variant`` of the maps of ``smoothing.samples`` copies.
 
         The default passes the copies through :meth:`explain_batch`, as many at a time as
         fit a memory budget, and adds their maps up in float64 in sample order; the
-        metadata of the copies' maps is dropped. Override it to compute the same faster
-        (the ``gradient`` explainer keeps each pass's noise and sums in its threads).
+        metadata of the copies' maps is dropped, and each map reports the copies it
+        reduces and its stability instead (:meth:`Attribution.each`). Override it to
+        compute the same faster (the ``gradient`` explainer keeps each pass's noise and
+        sums in its threads).
 
         :param images: float32 ``(n,) + model.input_shape``.
         :param class_indices: one class per image.
-        :param smoothing: the number of copies, their noise and seed, the variant.
-        :returns: float32 ``(n,) + model.input_shape``.
+        :param smoothing: the number of copies (or ``"auto"``), their noise and seed, the
+            variant.
+        :returns: as :meth:`explain_batch` returns.
         """
         def explain(copies: np.ndarray, classes: np.ndarray) -> np.ndarray:
             results = self.explain_batch(model, copies, [int(c) for c in classes], params)
@@ -112,4 +122,4 @@ class Explainer:
                 return results
             return np.stack([Attribution.of(r).values for r in results])
 
-        return smoothed_maps(model, explain, images, class_indices, smoothing)
+        return Attribution.each(smoothed_maps(model, explain, images, class_indices, smoothing))

@@ -9,9 +9,11 @@ and completed as a path by shells).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Type, TypeVar
+from typing import Any, Dict, List, Literal, Type, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator
+from pydantic_core import PydanticCustomError
+from typing_extensions import Annotated
 
 from xaikit.plugin.errors import ParameterError
 
@@ -24,10 +26,28 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_SAMPLES = 1_000_000
+"""The most noisy samples a count may ask for."""
+_COUNT = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_SAMPLES)])
+
+
+def _count_or_auto(value: Any, handler: Any) -> Any:
+    if value == "auto":
+        return value
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise PydanticCustomError("count_or_auto", "Input should be a whole number or 'auto'")
+    return _COUNT.validate_python(value)
+
+
+SampleCount = Annotated[Union[int, Literal["auto"]], WrapValidator(_count_or_auto)]
+"""A number of noisy samples (a whole number from 1 to :data:`MAX_SAMPLES`), or ``"auto"``:
+as many as the map needs to reach a stability (see :mod:`xaikit.engine.stability`)."""
+
+
 RUN_OPTIONS = frozenset({
     "model", "image", "class_index", "output", "sink", "labels", "input", "input_variable",
-    "label_variable", "overwrite", "seed", "smooth_samples", "smooth_noise_level",
-    "smooth_variant", "workers", "scheduler",
+    "label_variable", "overwrite", "verbose", "seed", "smooth_samples", "smooth_noise_level",
+    "smooth_variant", "smooth_stability", "smooth_max_samples", "workers", "scheduler",
 })
 """The options of every run (``xaikit run``'s, and keywords of :func:`xaikit.explain` and
 :func:`xaikit.explain_dataset`)."""

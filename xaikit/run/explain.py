@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, List, Sequence, Union
+import warnings
+from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 
@@ -72,8 +73,9 @@ def explain(
         class on ``image``; or a list (``[3, 5]`` or ``"3,5"``) for one explanation per class.
     :param labels: class names: a text file with one per line, or a sequence.
     :param params: the explainer's parameters, validated by its ``Params`` schema, and
-        the run's options: ``seed``, and ``smooth_samples``, ``smooth_noise_level`` and
-        ``smooth_variant`` (noise around any explainer; see :class:`xaikit.Smoothing`).
+        the run's options: ``seed``, and ``smooth_samples`` (a number or ``"auto"``),
+        ``smooth_noise_level``, ``smooth_variant``, ``smooth_stability`` and
+        ``smooth_max_samples`` (noise around any explainer; see :class:`xaikit.Smoothing`).
     :returns: an :class:`Explanation`; for a list of classes, a list of them in its order.
     :raises XaikitError: for any bad input, with a message naming the parameter.
     """
@@ -99,12 +101,25 @@ def explain_image(request: Request, model: LoadedModel) -> List[Explanation]:
     indices = resolve_classes(request.classes, scores)
     for index in indices:
         check_class_index(index, model)
-    return [context.explanation(
-                pixels, index,
-                attribute_image(request.explainer, model, pixels, index, request.params,
-                                request.smoothing),
-                float(scores[index]), original)
-            for index in indices]
+    explanations = []
+    for index in indices:
+        attribution = attribute_image(request.explainer, model, pixels, index, request.params,
+                                      request.smoothing)
+        if attribution.metadata.get("capped"):
+            warnings.warn(capped_message(request.explainer.name, index, attribution.metadata),
+                          stacklevel=3)
+        explanations.append(context.explanation(pixels, index, attribution,
+                                                float(scores[index]), original))
+    return explanations
+
+
+def capped_message(explainer: str, class_index: int, metadata: Dict[str, Any]) -> str:
+    """What to tell about a map that reached its ``max_samples`` before its target
+    stability (metadata ``capped``, with ``samples`` and ``stability``)."""
+    return (f"{explainer}: class {class_index}: stopped at max_samples "
+            f"({metadata['samples']} samples) with stability {metadata['stability']:.3f}, "
+            "short of the stability asked for: the map is still noisy; raise max_samples "
+            "or lower stability")
 
 
 def check_class_index(class_index: int, model: LoadedModel) -> None:

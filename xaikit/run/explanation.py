@@ -63,6 +63,16 @@ class Explanation:
         return {"class_index": self.class_index, "class_name": self.class_name,
                 "score": self.score, **self.reported}
 
+    def stability_note(self) -> str:
+        """``stability 0.97 (48 samples)``, ending ``, capped`` for a map that reached its
+        ``max_samples`` short of the stability asked for; empty for a map without a
+        stability (see :doc:`/smoothgrad`)."""
+        stability = self.reported.get("stability")
+        if stability is None:
+            return ""
+        capped = ", capped" if self.reported.get("capped") else ""
+        return f"stability {stability:.3f} ({self.reported.get('samples')} samples{capped})"
+
     def save(
         self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any
     ) -> Path:

@@ -1,5 +1,6 @@
-"""Noise around any explainer: the run options ``smooth_samples``, ``smooth_noise_level``
-and ``smooth_variant`` (with the run's ``seed``), and running an explainer with them.
+"""Noise around any explainer: the run options ``smooth_samples``, ``smooth_noise_level``,
+``smooth_variant``, ``smooth_stability`` and ``smooth_max_samples`` (with the run's
+``seed``), and running an explainer with them.
 
 With ``smooth_samples`` set, an image's map is the explainer's maps of that many noisy
 copies of the image reduced to one (:class:`xaikit.Smoothing`), through the explainer's
@@ -16,18 +17,17 @@ from pydantic import Field
 from xaikit.engine.model import LoadedModel
 from xaikit.engine.noise import VARIANTS, Smoothing
 from xaikit.plugin.explainer import Attribution, Explainer
-from xaikit.plugin.params import Params
+from xaikit.plugin.params import Params, SampleCount
 
 
 class SmoothParams(Params):
     """Run options that smooth any explainer's map over noisy copies of the image."""
 
-    smooth_samples: Optional[int] = Field(
+    smooth_samples: Optional[SampleCount] = Field(
         None,
-        ge=1,
-        le=1_000_000,
-        description="Explain this many noisy copies of the image and reduce their maps to "
-        "one (--smooth-variant): SmoothGrad's noise around any explainer, seeded by --seed. "
+        description="Explain this many noisy copies of the image (1 to 1000000) and reduce "
+        "their maps to one (--smooth-variant): SmoothGrad's noise around any explainer, "
+        "seeded by --seed; auto: as many as the map needs to reach --smooth-stability. "
         "Default: off.",
     )
     smooth_noise_level: float = Field(
@@ -43,6 +43,19 @@ class SmoothParams(Params):
         description="How the copies' maps make one: smoothgrad, their mean; smoothgrad_sq, "
         "the mean of their squares; vargrad, their variance.",
     )
+    smooth_stability: float = Field(
+        0.95,
+        gt=0.0,
+        lt=1.0,
+        description="With --smooth-samples auto: the stability at which to stop, the "
+        "correlation expected between this map and another made from other noise.",
+    )
+    smooth_max_samples: int = Field(
+        1000,
+        ge=2,
+        le=1_000_000,
+        description="With --smooth-samples auto: the most noisy copies per image.",
+    )
 
     def smoothing(self, seed: Optional[int]) -> Optional[Smoothing]:
         """The noise these options ask for, seeded with the run's ``seed``; None without
@@ -50,7 +63,7 @@ class SmoothParams(Params):
         if self.smooth_samples is None:
             return None
         return Smoothing(self.smooth_samples, self.smooth_noise_level, self.smooth_variant,
-                         seed)
+                         seed, self.smooth_stability, self.smooth_max_samples)
 
 
 def recorded(smoothing: Optional[Smoothing]) -> Dict[str, Any]:
@@ -59,7 +72,8 @@ def recorded(smoothing: Optional[Smoothing]) -> Dict[str, Any]:
     if smoothing is None:
         return {}
     return {"smooth_samples": smoothing.samples, "smooth_noise_level": smoothing.noise_level,
-            "smooth_variant": smoothing.variant, "seed": smoothing.seed}
+            "smooth_variant": smoothing.variant, "smooth_stability": smoothing.stability,
+            "smooth_max_samples": smoothing.max_samples, "seed": smoothing.seed}
 
 
 def attribute_image(explainer: Explainer, model: LoadedModel, image: np.ndarray,

@@ -39,6 +39,7 @@ class DemoMapsDirective(SphinxDirective):
     ``:params: name=value ...``, ``:vary: name value value ...`` (a map per value, a
     parameter or ``class_index``; ``none`` leaves the parameter out), ``:sink:`` and
     ``:zoom:`` (pixel size, default 4).
+    A map that reports its stability has it written below.
     """
 
     required_arguments = 1
@@ -89,7 +90,7 @@ class DemoMapsDirective(SphinxDirective):
                 [[self._picture(_input_picture(maps[0].input, model), image_path.name),
                   nodes.paragraph(text=title)]]
                 + [[self._picture(_map_picture(exp, sink), f"{label}: {image_path.name}")]
-                   for exp, label in zip(maps, labels)])
+                   + _note(exp) for exp, label in zip(maps, labels)])
         given = ", ".join(f"{k}={v}" for k, v in params.items())
         caption = nodes.paragraph(text=f"{explainer} on {model.name}" +
                                   (f" with {given}" if given else "") + ".",
@@ -129,6 +130,12 @@ def _assignments(text: str) -> Dict[str, str]:
     if bad:
         raise ValueError(f":params: expects name=value words, got {' '.join(bad)!r}")
     return {name: value for name, _, value in pairs}
+
+
+def _note(exp: Any) -> List[nodes.Node]:
+    """The map's stability under it, for a map that reports one."""
+    note = exp.stability_note()
+    return [nodes.paragraph(text=note, classes=["xaikit-demo-note"])] if note else []
 
 
 def _input_picture(pixels: np.ndarray, model: LoadedModel) -> Image.Image:

@@ -3,7 +3,7 @@ arXiv:1312.6034), on the engine; smoothed, it is SmoothGrad."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import List, Sequence
 
 import numpy as np
 
@@ -26,11 +26,12 @@ class Gradient(xaikit.Explainer):
         return xaikit.input_gradients(model, images, class_indices, **params.engine_options())
 
     def explain_smoothed(self, model, images: np.ndarray, class_indices: Sequence[int],
-                         params, smoothing: xaikit.Smoothing) -> np.ndarray:
+                         params, smoothing: xaikit.Smoothing) -> List[xaikit.Attribution]:
         """The engine's kernel: each pass draws its noisy copies and adds up their
         gradients in the thread that runs it (SmoothGrad's speed, and its maps)."""
-        return xaikit.smoothed_gradients(model, images, [int(c) for c in class_indices],
-                                         smoothing, **params.engine_options())
+        return xaikit.Attribution.each(xaikit.smoothed_gradients(
+            model, images, [int(c) for c in class_indices], smoothing,
+            **params.engine_options()))
 
 
 @xaikit.hookimpl

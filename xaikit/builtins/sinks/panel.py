@@ -1,4 +1,5 @@
-"""Image | map | overlay side by side, captioned with the class and the score explained."""
+"""Image | map | overlay side by side, captioned with the class, the map's stability and the
+score explained."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def tile_size(size: Tuple[int, int], longest: int) -> Tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def caption(explanation: Explanation) -> Tuple[str, str]:
-    """What the panel explains, left and right: ``class 3 (three)`` and the score.
+def caption(explanation: Explanation) -> Tuple[str, str, str]:
+    """What the panel says below the image, the map and the overlay: ``class 3 (three)``,
+    ``stability 0.972 (48 samples)`` (for a map that has one) and the score.
 
     The score is the one the explainer reports it differentiated (metadata
     ``differentiated`` and ``differentiated_score``: ``logit 7.310, output 0.998``), else
@@ -41,7 +43,7 @@ def caption(explanation: Explanation) -> Tuple[str, str]:
             score += f", output {output:.3f}"
     else:
         score = "" if output is None else f"score {output:.3f}"
-    return f"class {explanation.class_index}{name}", score
+    return f"class {explanation.class_index}{name}", explanation.stability_note(), score
 
 
 def map_title(explanation: Explanation) -> str:
@@ -74,11 +76,19 @@ def panel(explanation: Explanation, params: PanelSink.Params) -> Image.Image:
         canvas.paste(tile, (left, margin + line))
         draw.text((left + width / 2, margin), fit(draw, title, font, width), fill="black",
                   font=font, anchor="ma")
-    left, right = caption(explanation)
+    left, middle, right = caption(explanation)
     top = 2 * margin + line + height
     draw.text((canvas.width - margin, top), right, fill="black", font=font, anchor="ra")
-    room = canvas.width - 3 * margin - draw.textlength(right, font=font)
-    draw.text((margin, top), fit(draw, left, font, room), fill="black", font=font)
+    end = canvas.width - 2 * margin - draw.textlength(right, font=font)  # room to the left
+    if middle:  # centred under the map, shortened to "stability 0.972" where it must be
+        centre = 2 * margin + 1.5 * width
+        room = 2 * min(width / 2 + margin / 2, end - centre)
+        short = middle.split(" (")[0]
+        middle = fit(draw, middle if draw.textlength(middle, font=font) <= room else short,
+                     font, room)
+        draw.text((centre, top), middle, fill="black", font=font, anchor="ma")
+        end = centre - draw.textlength(middle, font=font) / 2 - margin
+    draw.text((margin, top), fit(draw, left, font, end - margin), fill="black", font=font)
     return canvas
 
 
@@ -93,7 +103,8 @@ def fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: 
 
 class PanelSink(Sink):
     name = "panel"
-    description = "image | map | overlay side by side, with the class and the score explained"
+    description = ("image | map | overlay side by side, with the class, the map's stability "
+                   "and the score explained")
     extensions = HeatmapSink.extensions
 
     class Params(HeatmapSink.Params):
