@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import distributed
 import pytest
@@ -34,9 +35,10 @@ class Cluster:
     start them, each in a process group of its own; :meth:`close` kills them all."""
 
     def __init__(self, folder: Path, workers: int = 2, nanny: bool = True,
-                 one_core: bool = False) -> None:
+                 one_core: bool = False, preload: Optional[Path] = None) -> None:
         self.file = folder / "scheduler.json"
         self.processes = []
+        self.preload = ["--preload", str(preload)] if preload else []
         try:
             self._start_all(workers, nanny, one_core)
         except BaseException:  # no process outlives a cluster that failed to start
@@ -52,7 +54,7 @@ class Cluster:
         self.workers = [
             self._start(["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
                          "--no-dashboard", "--dashboard-address", LOOPBACK,
-                         "--death-timeout", "30"]
+                         "--death-timeout", "30"] + self.preload
                         + ([] if nanny else ["--no-nanny"]),
                         # the first worker runs on one core: its own default batch size
                         # would differ from the client's (two cores)
@@ -215,6 +217,57 @@ def test_a_worker_killed_mid_run_costs_only_its_chunks(data, reference, tmp_path
     assert done_at_kill < 48 and results, "the worker died mid-run and the run ended"
     assert (results[0].ok, results[0].explained) == (True, 48)
     assert files(out) == reference["slow"]
+
+
+CRASHING_PLUGIN = """
+import os
+import xaikit
+
+class Crash(xaikit.Explainer):
+    name = "crash"
+
+    def explain(self, model, image, class_index, params):
+        os._exit(1)
+
+class Plugin:
+    @xaikit.hookimpl
+    def register_explainers(self, register):
+        register(Crash())
+
+def dask_setup(worker):
+    xaikit.register_plugin(Plugin(), name="crash-plugin")
+"""
+"""Preloaded by the workers of the next test: an explainer that ends its worker's process."""
+
+
+def test_workers_that_die_on_every_try_end_the_run_in_one_line(data, tmp_path):
+    class Harmless(xaikit.Explainer):
+        name = "crash"
+
+        def explain(self, model, image, class_index, params):
+            return image
+
+    class Plugin:
+        @xaikit.hookimpl
+        def register_explainers(self, register):
+            register(Harmless())
+
+    preload = tmp_path / "crash_plugin.py"
+    preload.write_text(CRASHING_PLUGIN)
+    cluster = Cluster(tmp_path, workers=1, preload=preload)
+    out = tmp_path / "out.csv"
+    xaikit.register_plugin(Plugin(), name="crash-plugin")
+    try:
+        with pytest.raises(xaikit.XaikitError) as caught:
+            xaikit.explain_dataset("crash", model=data["model"], input=data["csv"],
+                                   output=out, progress=False, chunk_size=48,
+                                   scheduler=cluster.address)
+    finally:
+        xaikit.unregister_plugin("crash-plugin")
+        cluster.close()
+    assert str(caught.value) == ("workers: the workers running rows 0-47 died, again and "
+                                 "again; see the workers' logs")
+    assert manifest_rows(out) == 0 and not out.exists()
 
 
 def test_the_scheduler_stopped_mid_run_keeps_what_was_done(data, reference, tmp_path):
