@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -171,26 +172,30 @@ def test_the_progress_bar_counts_rows_from_every_worker(data, cluster, tmp_path,
     assert "48/48" in capsys.readouterr().err
 
 
-def test_a_plugin_missing_on_a_worker_is_one_line_naming_both(data, cluster, tmp_path):
-    class OnlyHere(xaikit.Explainer):
-        name = "only-here"
-
+@contextmanager
+def explainer_here(name: str):
+    """An explainer ``name`` that returns the image, registered in this process only."""
+    class Here(xaikit.Explainer):
         def explain(self, model, image, class_index, params):
             return image
 
     class Plugin:
         @xaikit.hookimpl
         def register_explainers(self, register):
-            register(OnlyHere())
+            register(type(name, (Here,), {"name": name})())
 
-    xaikit.register_plugin(Plugin(), name="only-here-plugin")
+    xaikit.register_plugin(Plugin(), name=f"{name}-plugin")
     try:
-        with pytest.raises(xaikit.PluginError) as caught:
-            xaikit.explain_dataset("only-here", model=data["model"], input=data["csv"],
-                                   output=tmp_path / "out.csv", progress=False,
-                                   scheduler=cluster.address)
+        yield
     finally:
-        xaikit.unregister_plugin("only-here-plugin")
+        xaikit.unregister_plugin(f"{name}-plugin")
+
+
+def test_a_plugin_missing_on_a_worker_is_one_line_naming_both(data, cluster, tmp_path):
+    with explainer_here("only-here"), pytest.raises(xaikit.PluginError) as caught:
+        xaikit.explain_dataset("only-here", model=data["model"], input=data["csv"],
+                               output=tmp_path / "out.csv", progress=False,
+                               scheduler=cluster.address)
     with distributed.Client(cluster.address) as client:
         workers = set(client.nthreads())
     worker, _, rest = str(caught.value).partition(": ")
@@ -241,29 +246,16 @@ def dask_setup(worker):
 
 
 def test_workers_that_die_on_every_try_end_the_run_in_one_line(data, tmp_path):
-    class Harmless(xaikit.Explainer):
-        name = "crash"
-
-        def explain(self, model, image, class_index, params):
-            return image
-
-    class Plugin:
-        @xaikit.hookimpl
-        def register_explainers(self, register):
-            register(Harmless())
-
     preload = tmp_path / "crash_plugin.py"
     preload.write_text(CRASHING_PLUGIN)
     cluster = Cluster(tmp_path, workers=1, preload=preload)
     out = tmp_path / "out.csv"
-    xaikit.register_plugin(Plugin(), name="crash-plugin")
     try:
-        with pytest.raises(xaikit.XaikitError) as caught:
+        with explainer_here("crash"), pytest.raises(xaikit.XaikitError) as caught:
             xaikit.explain_dataset("crash", model=data["model"], input=data["csv"],
                                    output=out, progress=False, chunk_size=48,
                                    scheduler=cluster.address)
     finally:
-        xaikit.unregister_plugin("crash-plugin")
         cluster.close()
     assert str(caught.value) == ("workers: the workers running rows 0-47 died, again and "
                                  "again; see the workers' logs")
