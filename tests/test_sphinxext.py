@@ -153,7 +153,7 @@ def test_run_of_a_failing_command_fails_the_build(tmp_path):
     assert "error: --model: missing.nnp: no such model file" in warnings
 
 
-def test_a_demo_value_none_leaves_the_parameter_out(tmp_path):
+def test_a_demo_value_none_leaves_the_parameter_out_with_the_options_it_needs(tmp_path):
     from PIL import Image
 
     from xaikit.testing import make_image, make_nnp
@@ -162,7 +162,8 @@ def test_a_demo_value_none_leaves_the_parameter_out(tmp_path):
     make_image(tmp_path / "in.png", size=(8, 8))
     html, warnings = build(tmp_path, "Demo\n====\n\n.. xaikit-demo:: ../in.png\n"
                            "   :explainer: gradient\n   :class-index: 1\n"
-                           "   :vary: smooth_samples none 8\n   :params: seed=0\n",
+                           "   :vary: smooth_samples none 8\n"
+                           "   :params: smooth_variant=smoothgrad_sq seed=0\n",
                            xaikit_demo_model="../tiny.nnp")
     assert not warnings
     assert "smooth_samples=none" in html and "smooth_samples=8" in html

@@ -196,12 +196,23 @@ def test_the_cap_is_honoured_and_reported(bn_model, easy_and_hard):
     (0, "num_samples: Input should be greater than or equal to 1 (got 0)"),
     ("many", "num_samples: Input should be a whole number or 'auto' (got 'many')"),
     (2.5, "num_samples: Input should be a valid integer, got a number with a fractional part"),
+    (25, "stability: applies only with --num-samples auto (got 0.9)"),
 ])
 def test_num_samples_is_a_count_or_auto(bn_model, value, message):
     with pytest.raises(xaikit.ParameterError) as error:
         xaikit.explain("smoothgrad", model=bn_model, image=np.zeros((1, 16, 16), np.float32),
-                       num_samples=value)
+                       num_samples=value, stability=0.9)
     assert str(error.value).startswith(message)
+
+
+def test_stopping_rules_apply_only_to_auto(bn_model):
+    image = np.zeros((1, 16, 16), np.float32)
+    with pytest.raises(xaikit.ParameterError, match="^max_samples: applies only with "
+                       "--num-samples auto \\(got 50\\)$"):
+        xaikit.explain("smoothgrad", model=bn_model, image=image, max_samples=50)
+    fixed = xaikit.explain("smoothgrad", model=bn_model, image=image, num_samples=4, seed=0,
+                           stability=0.95, max_samples=1000)  # the defaults: nothing ignored
+    assert fixed.metadata["samples"] == 4
 
 
 def test_the_device_path_halves_the_samples_as_the_host_does(bn_model, easy_and_hard,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import List, Literal, Optional, Sequence
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 import xaikit
 
@@ -69,6 +70,15 @@ class SmoothGrad(xaikit.Explainer):
             "computes, in the model file's order. The map has that variable's shape.",
             json_schema_extra={"aliases": ["-li"]},
         )
+
+        @field_validator("stability", "max_samples")
+        @classmethod
+        def _only_when_auto(cls, value: float, info: ValidationInfo) -> float:
+            """Refuse a stopping rule that a fixed ``num_samples`` would ignore."""
+            default = cls.model_fields[info.field_name].default
+            if info.data.get("num_samples", "auto") != "auto" and value != default:
+                raise PydanticCustomError("unused", "applies only with --num-samples auto")
+            return value
 
     def explain(self, model, image, class_index, params) -> xaikit.Attribution:
         return self.explain_batch(model, image[None], [class_index], params)[0]
