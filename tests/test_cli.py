@@ -87,7 +87,8 @@ def test_help_shows_every_parameter_with_default_and_range():
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     for expected in [
-        "-m, --model FILE Model file (*.nnp) to explain. [default: results.nnp]",
+        "-m, --model FILE Model file to explain: .nnp, .onnx, or a format another installed "
+        "adapter reads (xaikit list). [default: results.nnp]",
         "-i, --image PATH Image file to analyse.",
         "-c, --class-index, --class_index TEXT Index of the class to explain; "
         "'predicted' for the model's top class, or several indices such as 3,5,7 for one map "

@@ -37,7 +37,8 @@ class RunParams(Params):
 
     model: str = Field(
         "results.nnp",
-        description="Model file (*.nnp) to explain.",
+        description="Model file to explain: .nnp, .onnx, or a format another installed "
+        "adapter reads (xaikit list).",
         json_schema_extra={"aliases": ["-m"], "path": "FILE"},
     )
     image: Optional[str] = Field(
