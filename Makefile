@@ -4,21 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs mutation clean
+.PHONY: demo test docs mutation clean FORCE
 
 EXAMPLES := examples/xaikit-gradcam examples/xaikit-integrated-gradients
 
-$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
-	@if [ ! -x $(BIN)/python ]; then \
-		py="$${PYTHON:-$$(scripts/find-python.sh)}" || exit 1; \
-		echo "creating $(VENV) with $$py"; \
-		"$$py" -m venv $(VENV) || exit 1; \
-	fi
+# The venv's Python if it runs one that nnabla supports; otherwise the venv is made again.
+VENV_PYTHON := $(shell scripts/find-python.sh $(BIN)/python 2>/dev/null)
+
+$(STAMP): $(VENV)/pyvenv.cfg pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,docs,onnx,dask]' $(foreach e,$(EXAMPLES),-e "$(e)[test]")
 	# nnabla's ONNX importer, without the converter's TensorFlow requirements (see pyproject)
 	$(BIN)/python -m pip install --quiet --no-deps nnabla-converter==1.39.0
 	@touch $@
+
+$(VENV)/pyvenv.cfg: $(if $(VENV_PYTHON),,FORCE)
+	@py=$$(scripts/find-python.sh $(PYTHON)) || exit 1; \
+	if [ -e $(VENV) ]; then \
+		had=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
+			2>/dev/null) && had="Python $${had%% *}" || had="no Python that runs"; \
+		echo "$(VENV) has $$had, which nnabla does not support: making it again with $$py"; \
+		rm -rf $(VENV); \
+	fi; \
+	echo "creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 demo: $(STAMP)
 	$(BIN)/xaikit run smoothgrad --model demo/digits.nnp --image demo/images/digit_3.png \
@@ -26,7 +35,7 @@ demo: $(STAMP)
 
 # The suite builds the docs too (tests/test_docs.py) and runs their examples.
 test: $(STAMP)
-	$(BIN)/ruff check xaikit xaikit_smoothgrad tests scripts benchmarks examples docs
+	$(BIN)/ruff check xaikit xaikit_smoothgrad _xaikit_pytest.py tests scripts benchmarks examples docs
 	$(BIN)/python -m pytest
 
 docs: $(STAMP)
@@ -40,3 +49,5 @@ mutation: $(STAMP)
 
 clean:
 	rm -rf $(VENV) smoothgrad.png docs/_build mutants
+
+FORCE:

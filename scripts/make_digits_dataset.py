@@ -2,20 +2,28 @@
 
 Images are scikit-learn's digits upscaled to 28x28 as for the demo model, saved as
 ``<out>/images/<digit>/<i>.png``; ``<out>/digits.csv`` lists them as ``x:image,y:label``
-with paths relative to the CSV, as NNC does.
+with paths relative to the CSV, as NNC does. Run it with xaikit's environment (``make demo``
+makes it), from the repository::
 
-    python scripts/make_digits_dataset.py [--out build/digits] [--rows 1000]
-    cd build/digits && xaikit run smoothgrad -m ../../demo/digits.nnp -i digits.csv
+    .venv/bin/python scripts/make_digits_dataset.py [--out build/digits] [--rows 1000]
+    .venv/bin/xaikit run smoothgrad -m demo/digits.nnp -i build/digits/digits.csv \
+        -o build/digits/smoothgrad.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
-from PIL import Image
-from train_demo_model import digit_images
+try:
+    from PIL import Image
+    from train_demo_model import digit_images
+except ImportError as missing:
+    sys.exit(f"error: {missing.name} is not installed for {sys.executable}; run this script "
+             "with xaikit's environment: .venv/bin/python scripts/make_digits_dataset.py "
+             "(make demo creates .venv)")
 
 
 def main() -> None:
@@ -34,7 +42,7 @@ def main() -> None:
     csv_path = args.out / "digits.csv"
     with open(csv_path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
-    print(f"wrote {csv_path} ({len(rows) - 1} rows)")
+    print(f"wrote {csv_path} ({len(rows) - 1} rows; images in {args.out / 'images'})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Data: scikit-learn's bundled 8x8 digits, upscaled to 28x28 so the network and its maps have
 the size of NNC's MNIST tutorials. Everything is seeded; a rerun writes the same files.
 
-    python scripts/train_demo_model.py [--out demo]
+    .venv/bin/python scripts/train_demo_model.py [--out demo]
 """
 
 from __future__ import annotations

@@ -23,7 +23,18 @@ def test_explain_returns_attribution_of_the_input_shape(models, images):
     assert exp.params == {"noise_level": 0.15, "num_samples": 4, "variant": "smoothgrad_sq",
                           "score": "output", "seed": 0, "batch_size": None, "threads": None,
                           "device": "cpu", "device_id": 0, "stability": 0.95,
-                          "max_samples": 1000}
+                          "max_samples": 1000, "layer_index": 0}
+
+
+def test_repr_is_one_short_line_without_the_arrays(models, images):
+    exp = xaikit.explain("smoothgrad", model=models["rgb"], image=images["rgb"], class_index=3,
+                         num_samples=2, seed=0, labels=["a", "b", "c", "d"])
+    assert repr(exp) == (f"Explanation('smoothgrad', model='rgb.nnp', class_index=3 ('d'), "
+                         f"score={exp.score:.4g}, attribution=float32[3x6x10])")
+    big = xaikit.Explanation(attribution=np.ones((3, 224, 224), np.float32),
+                             input=np.ones((3, 224, 224), np.float32), class_index=0,
+                             explainer="e", params={}, model="m")
+    assert repr(big) == "Explanation('e', model='m', class_index=0, attribution=float32[3x224x224])"
 
 
 def test_image_as_path_pil_and_array_give_the_same_map(models, images):
@@ -149,6 +160,14 @@ class Reporting(xaikit.Explainer):
         return xaikit.Attribution(np.ones(model.input_shape), {"class_seen": class_index})
 
 
+class Plain(xaikit.Explainer):
+    name = "plain"
+    description = "a constant map, nothing to report"
+
+    def explain(self, model, image, class_index, params):
+        return np.ones(model.input_shape)
+
+
 def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, images):
     from xaikit.plugin.manager import register_plugin, unregister_plugin
 
@@ -156,19 +175,23 @@ def test_metadata_returned_by_an_explainer_reaches_the_explanation(models, image
         @xaikit.hookimpl
         def register_explainers(self, register):
             register(Reporting())
+            register(Plain())
 
     name = register_plugin(Plugin(), name="reporting")
     try:
         exp = xaikit.explain("reporting", model=models["grey"], image=images["grey"],
                              class_index=2)
+        plain = xaikit.explain("plain", model=models["grey"], image=images["grey"])
     finally:
         unregister_plugin(name)
     assert exp.reported == {"class_seen": 2}
     assert exp.metadata["class_seen"] == 2 and exp.metadata["class_index"] == 2
     assert exp.attribution.dtype == np.float32 and exp.attribution.shape == (1, 8, 8)
-    plain = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
-                           num_samples=1)
-    assert plain.reported == {"samples": 1, "stability": None}  # one sample has no halves
+    assert plain.reported == {}
+    one = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                         num_samples=1)
+    assert one.reported["samples"] == 1
+    assert one.reported["stability"] is None  # one sample has no halves
 
 
 def test_default_explain_batch_keeps_each_images_metadata(models):
@@ -179,3 +202,9 @@ def test_default_explain_batch_keeps_each_images_metadata(models):
                                                                     {"class_seen": 0}]
     arrays = np.zeros((2, 1, 8, 8), np.float32)
     assert [xaikit.Attribution.of(a).metadata for a in arrays] == [{}, {}]
+
+
+def test_an_image_that_is_a_folder_is_said_to_be_one(models, tmp_path):
+    with pytest.raises(xaikit.ImageError) as error:
+        xaikit.explain("smoothgrad", model=models["grey"], image=tmp_path)
+    assert str(error.value) == f"image: {tmp_path}: is a folder, not an image file"

@@ -64,7 +64,8 @@ def test_metadata_holds_class_name_and_score(model, images, tmp_path):
     exp = xaikit.explain("smoothgrad", model=model, image=images["rgb"], class_index=3,
                          labels=labels, num_samples=2)
     assert exp.metadata == {"class_index": 3, "class_name": "fish", "score": exp.score,
-                            "samples": 2, "stability": exp.metadata["stability"]}
+                            **exp.reported}  # and what SmoothGrad reports
+    assert exp.reported["method"] == "smoothgrad_sq" and exp.reported["samples"] == 2
     assert isinstance(exp.score, float)
     unnamed = xaikit.explain("smoothgrad", model=model, image=images["rgb"], class_index=3,
                              num_samples=2)

@@ -43,34 +43,32 @@ def test_default_output_is_named_after_the_explainer(models, images, tmp_path, m
 
 
 @pytest.mark.parametrize("args,message", [
-    (["-nl", "1.5"], "error: noise_level: Input should be less than or equal to 1 (got 1.5)"),
-    (["-n", "0"], "error: num_samples: Input should be greater than or equal to 1 (got 0)"),
-    (["-c", "3"], "error: class_index: 3 is past the output width of grey.nnp (3 classes: "
+    (["-nl", "1.5"], "error: --noise-level: Input should be less than or equal to 1 (got 1.5)"),
+    (["-n", "0"], "error: --num-samples: Input should be greater than or equal to 1 (got 0)"),
+    (["-c", "3"], "error: --class-index: 3 is past the output width of grey.nnp (3 classes: "
                   "0 to 2)"),
-    (["-c", "-1"], "error: class_index: Input should be greater than or equal to 0 (got '-1')"),
-    (["-c", "3,x"], "error: class_index: expected a class index, 'predicted' or indices like "
+    (["-c", "-1"], "error: --class-index: Input should be greater than or equal to 0 (got '-1')"),
+    (["-c", "3,x"], "error: --class-index: expected a class index, 'predicted' or indices like "
                     "3,5,7 (got '3,x')"),
-    (["-c", "1,3"], "error: class_index: 3 is past the output width of grey.nnp (3 classes: "
+    (["-c", "1,3"], "error: --class-index: 3 is past the output width of grey.nnp (3 classes: "
                     "0 to 2)"),
-    (["-i", "{tmp}/missing.png"], "error: image: {tmp}/missing.png: no such file"),
-    (["-i", "{tmp}/text.png"], "error: image: {tmp}/text.png: not an image file"),
-    (["-m", "{tmp}/text.png"], "error: model: {tmp}/text.png: not an .nnp file (not a zip "
+    (["-i", "{tmp}/missing.png"], "error: --image: {tmp}/missing.png: no such file"),
+    (["-i", "{tmp}/text.png"], "error: --image: {tmp}/text.png: not an image file"),
+    (["-m", "{tmp}/text.png"], "error: --model: {tmp}/text.png: not an .nnp file (not a zip "
                                "archive, or truncated)"),
-    (["-o", "{tmp}/map.txt"], "error: output: no sink writes .txt (known extensions: .jpeg, "
-                              ".jpg, .npy, .png)"),
-    (["-o", "{tmp}/map.jpg"], "error: output: several sinks write .jpg (heatmap, panel); "
-                              "choose one with --sink (sink= in Python)"),
-    (["--sink", "nope"], "error: sink: no sink named 'nope' (installed: grey, heatmap, npy, "
+    (["-o", "{tmp}/map.txt"], "error: --output: no sink writes .txt (known extensions: .npy, "
+                              ".png, .jpg, .jpeg, .bmp, .tif, ...)"),
+    (["--sink", "nope"], "error: --sink: no sink named 'nope' (installed: grey, heatmap, npy, "
                          "panel)"),
-    (["--heatmap-alpha", "2"], "error: heatmap_alpha: the heatmap sink is not chosen; add "
+    (["--heatmap-alpha", "2"], "error: --heatmap-alpha: the heatmap sink is not chosen; add "
                                "--sink heatmap"),
-    (["--sink", "heatmap", "--heatmap-alpha", "2"], "error: heatmap_alpha: Input should be "
+    (["--sink", "heatmap", "--heatmap-alpha", "2"], "error: --heatmap-alpha: Input should be "
                                                     "less than or equal to 1 (got 2.0)"),
-    (["--sink", "panel", "--panel-colormap", "rainbowish"], "error: panel_colormap: not a "
+    (["--sink", "panel", "--panel-colormap", "rainbowish"], "error: --panel-colormap: not a "
                                                             "colour map name (try inferno, "
                                                             "viridis or cividis) (got "
                                                             "'rainbowish')"),
-    (["--labels", "{tmp}/missing.txt"], "error: labels: {tmp}/missing.txt: no such file"),
+    (["--labels", "{tmp}/missing.txt"], "error: --labels: {tmp}/missing.txt: no such file"),
 ])
 def test_bad_values_end_with_one_line_and_no_output(models, images, tmp_path, args, message):
     (tmp_path / "text.png").write_text("just text")
@@ -89,13 +87,14 @@ def test_help_shows_every_parameter_with_default_and_range():
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     for expected in [
-        "-m, --model TEXT Model file (*.nnp) to explain (model). [default: results.nnp]",
-        "-i, --image TEXT Image file to analyse (image).",
-        "-c, --class-index, --class_index TEXT Index of the class to explain (int); "
+        "-m, --model FILE Model file to explain: .nnp, .onnx, or a format another installed "
+        "adapter reads (xaikit list). [default: results.nnp]",
+        "-i, --image PATH Image file to analyse.",
+        "-c, --class-index, --class_index TEXT Index of the class to explain; "
         "'predicted' for the model's top class, or several indices such as 3,5,7 for one map "
         "each. Dataset runs: each row's label by default, 'predicted' or one index for every "
         "row. [default: 0]",
-        "-o, --output TEXT Output file",
+        "-o, --output FILE Output file",
         "-nl, --noise-level, --noise_level FLOAT Noise standard deviation as a fraction of the "
         "preprocessed image's value range (max - min). [default: 0.15; range: ≥ 0.0, ≤ 1.0]",
         "-n, --num-samples, --num_samples INTEGER|auto Noisy copies whose gradients are "
@@ -105,8 +104,8 @@ def test_help_shows_every_parameter_with_default_and_range():
         "drawn per image. [default: 1000; range: ≥ 2, ≤ 1000000]",
         "--seed INTEGER Seed of the noise",
         "--batch-size, --batch_size INTEGER",
-        "--sink TEXT Sink to write the map with",
-        "--labels TEXT Text file naming the classes",
+        "--sink [grey|heatmap|panel|npy] Sink to write the map with",
+        "--labels FILE Text file naming the classes",
         "--heatmap-alpha, --heatmap_alpha FLOAT Opacity of the colour map over the image: 0 "
         "shows the image only, 1 the map only. [default: 0.5; range: ≥ 0.0, ≤ 1.0]",
         "--heatmap-percentile, --heatmap_percentile FLOAT",
@@ -114,6 +113,17 @@ def test_help_shows_every_parameter_with_default_and_range():
         "--panel-tile-size, --panel_tile_size INTEGER Longer side of each picture in pixels",
     ]:
         assert expected in text
+    assert not re.search(r"\((model|image|csv|variable|int)\)", text)  # NNC's GUI tags
+
+
+def test_top_level_help_shows_whole_command_descriptions():
+    commands = run(["--help"]).output.split("Commands:")[1]
+    described = dict(line.split(None, 1) for line in commands.strip().splitlines())
+    assert described == {
+        "evaluate": "Compare explainers on evaluation metrics.",
+        "list": "Show the installed explainers, model adapters, sinks and metrics.",
+        "run": "Run an explainer on an image or on every row of a dataset CSV."}
+    assert "..." not in commands  # click cuts long ones off with "..."
 
 
 def test_list_shows_plugins_and_packages():
@@ -144,7 +154,8 @@ def test_the_installed_command_runs_in_a_subprocess(models, images, tmp_path):
                            str(models["grey"]), "-i", str(images["grey"]), "-nl", "2"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 1
-    assert proc.stderr == "error: noise_level: Input should be less than or equal to 1 (got 2.0)\n"
+    assert proc.stderr == ("error: --noise-level: Input should be less than or equal to 1 "
+                           "(got 2.0)\n")
 
 
 def test_several_sinks_in_one_command(models, images, tmp_path):
@@ -174,7 +185,49 @@ def test_sink_chosen_by_extension_or_by_name(models, images, tmp_path):
     assert run(base + ["-o", str(tmp_path / "b.jpg"), "--sink", "heatmap"]).exit_code == 0
     assert Image.open(tmp_path / "b.jpg").format == "JPEG"
     result = run(base + ["-o", str(tmp_path / "c.png"), "--sink", "npy"])
-    assert result.stdout.strip() == str(tmp_path / "c.npy")
+    assert result.exit_code == 1  # the name given is never changed: say so before the work
+    assert result.stderr == (f"error: --output: {tmp_path / 'c.png'}: the npy sink writes .npy, "
+                             f"not .png; name the output {tmp_path / 'c.npy'}\n")
+    assert not (tmp_path / "c.npy").exists() and not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-o", "{tmp}/results"], "error: --output: {tmp}/results: is a folder; name a file in "
+                              "it, such as {tmp}/results/smoothgrad.png"),
+    (["-m", "{tmp}/results"], "error: --model: {tmp}/results: is a folder, not a model file"),
+    (["--labels", "{tmp}/results"], "error: --labels: {tmp}/results: is a folder, not a text "
+                                    "file"),
+    (["-i", "{tmp}/data.csv", "-o", "{tmp}/results"], "error: --output: {tmp}/results: is a "
+                                                      "folder; name a CSV file in it, such as "
+                                                      "{tmp}/results/smoothgrad.csv"),
+])
+def test_a_folder_is_said_to_be_a_folder(models, images, tmp_path, args, message):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "data.csv").write_text("x:image,y:label\n")
+    given = {"-m": str(models["grey"]), "-i": str(images["grey"]), "-n": "2",
+             **dict(zip(args[::2], [a and a.format(tmp=tmp_path) for a in args[1::2]]))}
+    result = run(["run", "smoothgrad"] + [x for kv in given.items() if kv[1] for x in kv])
+    assert result.exit_code == 1
+    assert result.stderr == message.format(tmp=tmp_path) + "\n"
+
+
+@pytest.mark.parametrize("name,format_name", [("map.jpg", "JPEG"), ("map.bmp", "BMP"),
+                                              ("map.tif", "TIFF"), ("map.gif", "GIF")])
+@pytest.mark.parametrize("sink", [[], ["--sink", "grey"]], ids=["by-extension", "grey"])
+def test_grey_map_goes_to_the_image_file_named(models, images, tmp_path, name, format_name, sink):
+    """As NNC: -o names any image file; several sinks write the format, the grey map wins."""
+    result = run(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(images["grey"]),
+                  "-n", "2", "--seed", "0", "-o", str(tmp_path / name)] + sink)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == [str(tmp_path / name)]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    with Image.open(tmp_path / name) as written:
+        assert (written.format, written.size) == (format_name, (8, 8))
+        pixels = np.asarray(written.convert("L"))
+    exp = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"],
+                         num_samples=2, seed=0)
+    if format_name != "JPEG":  # lossless
+        np.testing.assert_array_equal(pixels, grey_map(exp.attribution))
 
 
 def test_predicted_class_keeps_the_output_name(models, images, tmp_path):
@@ -217,3 +270,21 @@ def test_labels_name_the_class_on_the_panel(models, images, tmp_path):
     named = np.asarray(Image.open(tmp_path / "named.png"))
     differ = (plain != named).any(axis=(1, 2))
     assert differ.any() and differ.argmax() > 8 + 64  # only the caption, below the tiles
+
+
+@pytest.mark.parametrize("spelling", ["-li", "--layer_index", "--layer-index"])
+def test_nncs_hidden_layer_index_option(tmp_path, spelling):
+    """NNC's -li: the map of a variable inside the network, at that variable's size."""
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parent.parent / "demo"
+    base = ["run", "smoothgrad", "-m", str(demo / "digits.nnp"), "-i",
+            str(demo / "images" / "digit_3.png"), "-c", "3", "-n", "3", "--seed", "0"]
+    for index, size in [("0", (28, 28)), ("3", (12, 12)), ("7", (64, 1))]:
+        out = tmp_path / f"li{index}.png"
+        result = run(base + [spelling, index, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert Image.open(out).size == size
+    result = run(base + [spelling, "7", "--sink", "heatmap", "-o", str(tmp_path / "h.png")])
+    assert result.stderr == ("error: --output: a map of shape (64,) is not a picture to lay "
+                             "over the image; write it with the grey or npy sink\n")

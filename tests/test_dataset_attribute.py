@@ -46,7 +46,7 @@ def test_a_chunk_is_attributed_without_files_and_pickles(models, monkeypatch):
     for row, result, values in zip(rows, results, expected):
         assert isinstance(result, Attributed)
         np.testing.assert_array_equal(result.attribution.values, values.values)
-        assert result.attribution.metadata == values.metadata  # samples, stability
+        assert result.attribution.metadata == values.metadata  # samples, stability, method...
         score = model.predict(row.pixels[None])[0, row.class_index]
         assert result.score == pytest.approx(float(score))
 

@@ -82,7 +82,7 @@ def test_no_image_and_no_output_result_csv_is_named(models, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     result = run(["run", "smoothgrad", "-m", str(models["grey"])])
     assert result.exit_code == 1
-    assert result.stderr == ("error: input: output_result.csv: no such file (give an image "
+    assert result.stderr == ("error: --input: output_result.csv: no such file (give an image "
                              "with --image, or a dataset CSV with --input)\n")
 
 
@@ -103,25 +103,25 @@ def test_failed_rows_are_listed_and_exit_status_is_1(models, dataset, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--image", "{img}", "-v1", "x"],
-     "error: input_variable: only dataset runs use it (--input data.csv); --image explains "
+     "error: --input-variable: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
     (["--image", "{img}", "--overwrite"],
-     "error: overwrite: only dataset runs use it (--input data.csv); --image explains "
+     "error: --overwrite: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
     (["-i", "{csv}", "-c", "1,2"],
-     "error: class_index: a dataset run explains one class per row: an index, 'predicted' "
+     "error: --class-index: a dataset run explains one class per row: an index, 'predicted' "
      "or (for a CSV) 'label'"),
     (["-i", "{csv}", "-c", "3"],
-     "error: class_index: 3 is past the output width of grey.nnp (3 classes: 0 to 2)"),
+     "error: --class-index: 3 is past the output width of grey.nnp (3 classes: 0 to 2)"),
     (["-i", "{img}", "--workers", "2"],
-     "error: workers: only dataset runs use it (--input data.csv); --image explains "
+     "error: --workers: only dataset runs use it (--input data.csv); --image explains "
      "one image"),
     (["-i", "{csv}", "--input", "{csv}"],
-     "error: input: given twice: -i {csv} and --input {csv}"),
+     "error: --input: given twice: -i {csv} and --input {csv}"),
     (["-i", "{csv}", "-v2", "label"],
-     "error: input: {csv}: no variable 'label' for label_variable (variables: x, y)"),
+     "error: --input: {csv}: no variable 'label' for label_variable (variables: x, y)"),
     (["-i", "{csv}", "-o", "{tmp}/map.png"],
-     "error: output: a dataset run writes a .csv file (got {tmp}/map.png)"),
+     "error: --output: a dataset run writes a .csv file (got {tmp}/map.png)"),
 ])
 def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, args, message):
     fill = {"img": images["grey"], "csv": dataset, "tmp": tmp_path}
@@ -134,13 +134,13 @@ def test_mixed_up_options_end_with_one_line(models, images, dataset, tmp_path, a
 def test_help_shows_the_dataset_options():
     text = " ".join(run(["run", "smoothgrad", "--help"]).output.split())
     for expected in [
-        "--input TEXT Dataset CSV whose every row is explained, when no --image is given "
-        "(csv); or a folder, whose every image file is. [default: output_result.csv]",
+        "--input PATH Dataset CSV whose every row is explained, when no --image is given; "
+        "or a folder, whose every image file is. [default: output_result.csv]",
         "-v1, --input-variable, --input_variable TEXT Dataset variable holding the image "
-        "paths (variable). [default: x]",
+        "paths. [default: x]",
         "-v2, --label-variable, --label_variable TEXT",
         "--overwrite / --no-overwrite Dataset runs: redo the maps",
-        "-i, --image TEXT Image file to analyse (image). A .csv file or a folder is a dataset",
+        "-i, --image PATH Image file to analyse. A .csv file or a folder is a dataset",
         "--workers INTEGER Dataset runs: explain on a local Dask cluster",
         "--scheduler TEXT Dataset runs: explain on the Dask cluster of this scheduler",
     ]:

@@ -71,7 +71,7 @@ def test_a_folder_without_images_and_labels_for_a_folder_are_one_line(models, tm
     result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", tmp_path / "empty",
                       "-o", tmp_path / "out.csv"])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: input: {tmp_path / 'empty'}: no image files "
+    assert result.stderr.startswith(f"error: --input: {tmp_path / 'empty'}: no image files "
                                     "under the folder (formats: ")
     assert result.stderr.count("\n") == 1
     make_image(tmp_path / "empty" / "a.png")

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 import distributed
 import pytest
@@ -34,9 +36,10 @@ class Cluster:
     start them, each in a process group of its own; :meth:`close` kills them all."""
 
     def __init__(self, folder: Path, workers: int = 2, nanny: bool = True,
-                 one_core: bool = False) -> None:
+                 one_core: bool = False, preload: Optional[Path] = None) -> None:
         self.file = folder / "scheduler.json"
         self.processes = []
+        self.preload = ["--preload", str(preload)] if preload else []
         try:
             self._start_all(workers, nanny, one_core)
         except BaseException:  # no process outlives a cluster that failed to start
@@ -52,7 +55,7 @@ class Cluster:
         self.workers = [
             self._start(["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
                          "--no-dashboard", "--dashboard-address", LOOPBACK,
-                         "--death-timeout", "30"]
+                         "--death-timeout", "30"] + self.preload
                         + ([] if nanny else ["--no-nanny"]),
                         # the first worker runs on one core: its own default batch size
                         # would differ from the client's (two cores)
@@ -169,26 +172,30 @@ def test_the_progress_bar_counts_rows_from_every_worker(data, cluster, tmp_path,
     assert "48/48" in capsys.readouterr().err
 
 
-def test_a_plugin_missing_on_a_worker_is_one_line_naming_both(data, cluster, tmp_path):
-    class OnlyHere(xaikit.Explainer):
-        name = "only-here"
-
+@contextmanager
+def explainer_here(name: str):
+    """An explainer ``name`` that returns the image, registered in this process only."""
+    class Here(xaikit.Explainer):
         def explain(self, model, image, class_index, params):
             return image
 
     class Plugin:
         @xaikit.hookimpl
         def register_explainers(self, register):
-            register(OnlyHere())
+            register(type(name, (Here,), {"name": name})())
 
-    xaikit.register_plugin(Plugin(), name="only-here-plugin")
+    xaikit.register_plugin(Plugin(), name=f"{name}-plugin")
     try:
-        with pytest.raises(xaikit.PluginError) as caught:
-            xaikit.explain_dataset("only-here", model=data["model"], input=data["csv"],
-                                   output=tmp_path / "out.csv", progress=False,
-                                   scheduler=cluster.address)
+        yield
     finally:
-        xaikit.unregister_plugin("only-here-plugin")
+        xaikit.unregister_plugin(f"{name}-plugin")
+
+
+def test_a_plugin_missing_on_a_worker_is_one_line_naming_both(data, cluster, tmp_path):
+    with explainer_here("only-here"), pytest.raises(xaikit.PluginError) as caught:
+        xaikit.explain_dataset("only-here", model=data["model"], input=data["csv"],
+                               output=tmp_path / "out.csv", progress=False,
+                               scheduler=cluster.address)
     with distributed.Client(cluster.address) as client:
         workers = set(client.nthreads())
     worker, _, rest = str(caught.value).partition(": ")
@@ -215,6 +222,44 @@ def test_a_worker_killed_mid_run_costs_only_its_chunks(data, reference, tmp_path
     assert done_at_kill < 48 and results, "the worker died mid-run and the run ended"
     assert (results[0].ok, results[0].explained) == (True, 48)
     assert files(out) == reference["slow"]
+
+
+CRASHING_PLUGIN = """
+import os
+import xaikit
+
+class Crash(xaikit.Explainer):
+    name = "crash"
+
+    def explain(self, model, image, class_index, params):
+        os._exit(1)
+
+class Plugin:
+    @xaikit.hookimpl
+    def register_explainers(self, register):
+        register(Crash())
+
+def dask_setup(worker):
+    xaikit.register_plugin(Plugin(), name="crash-plugin")
+"""
+"""Preloaded by the workers of the next test: an explainer that ends its worker's process."""
+
+
+def test_workers_that_die_on_every_try_end_the_run_in_one_line(data, tmp_path):
+    preload = tmp_path / "crash_plugin.py"
+    preload.write_text(CRASHING_PLUGIN)
+    cluster = Cluster(tmp_path, workers=1, preload=preload)
+    out = tmp_path / "out.csv"
+    try:
+        with explainer_here("crash"), pytest.raises(xaikit.XaikitError) as caught:
+            xaikit.explain_dataset("crash", model=data["model"], input=data["csv"],
+                                   output=out, progress=False, chunk_size=48,
+                                   scheduler=cluster.address)
+    finally:
+        cluster.close()
+    assert str(caught.value) == ("workers: the workers running rows 0-47 died, again and "
+                                 "again; see the workers' logs")
+    assert manifest_rows(out) == 0 and not out.exists()
 
 
 def test_the_scheduler_stopped_mid_run_keeps_what_was_done(data, reference, tmp_path):
@@ -284,7 +329,7 @@ def test_an_unreachable_scheduler_is_one_line_and_touches_nothing(
     monkeypatch.setenv("XAIKIT_SCHEDULER", address)
     for result in (run_cli(args), run_cli(args + ["--scheduler", address])):
         assert result.exit_code == 1
-        assert result.stderr == f"error: scheduler: cannot reach {address} (tried for 1 s)\n"
+        assert result.stderr == f"error: --scheduler: cannot reach {address} (tried for 1 s)\n"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -294,7 +339,7 @@ def test_without_dask_workers_say_what_to_install(data, tmp_path, monkeypatch):
     result = run_cli(["run", "smoothgrad", "-m", data["model"], "-i", data["csv"],
                       "-o", tmp_path / "out.csv", "--workers", "2"])
     assert result.exit_code == 1
-    assert result.stderr == ("error: workers: needs Dask (distributed is missing): "
+    assert result.stderr == ("error: --workers: needs Dask (distributed is missing): "
                              "pip install 'xaikit[dask]'\n")
 
 

@@ -4,8 +4,10 @@ docs/writing-docs.rst describes the conventions: python and console blocks and `
 examples run, page by page, in a folder holding the demo model and images.
 """
 
+import ast
 import doctest
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,13 @@ builds a package step by step in one folder)."""
 PAGES = sorted(path.relative_to(DOCS).with_suffix("").as_posix() for path in DOCS.rglob("*.rst")
                if "_build" not in path.parts and path.stem not in OWN_RUNNER)
 CHECK = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+CODE_WIDTH = 90
+"""Characters a line of a code block shows unwrapped (docs/_static/xaikit.css wraps longer
+ones): furo's content column leaves 708px inside a block's padding, and its 13px monospace
+font takes 7.80px a character (Liberation Mono in Chromium; Menlo, DejaVu Sans Mono 7.83px)."""
+INDENTED_WIDTH = 85
+"""The same for a block that something indents: 86.6 characters in an API entry, 85.6 in a
+definition list, 86.1 in a block quote, 88.3 in a list item."""
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +133,67 @@ def console_commands(text: str) -> list:
             assert commands, f"console block starts with output, not a $ command: {line}"
             commands[-1][1] += line + "\n"
     return [tuple(c) for c in commands]
+
+
+def test_python_lines_fit_their_code_blocks(doctrees):
+    too_long = [f"{where}: {len(line)} characters, more than {width}: {line}"
+                for where, width, lines in python_blocks(doctrees) + readme_python_blocks()
+                for line in lines if len(line) > width]
+    assert not too_long, "break these lines as black would:\n" + "\n".join(too_long)
+
+
+def python_blocks(doctrees: Path) -> list:
+    """``(where, width, lines of Python)`` for each code block of the site."""
+    found = []
+    for path in sorted(doctrees.rglob("*.doctree")):
+        page = path.relative_to(doctrees).with_suffix("").as_posix()
+        for node in read_doctree(doctrees, page).findall(
+                lambda n: isinstance(n, (nodes.literal_block, nodes.doctest_block))):
+            found.append((f"{node.source or f'docs/{page}.rst'}:{node.line}",
+                          INDENTED_WIDTH if indented(node) else CODE_WIDTH, python_lines(node)))
+    return found
+
+
+def indented(node: nodes.Node) -> bool:
+    """Whether something between the block and its section (not a caption's container)
+    indents it."""
+    parent = node.parent
+    while not isinstance(parent, (nodes.section, nodes.document)):
+        if not isinstance(parent, nodes.container):
+            return True
+        parent = parent.parent
+    return False
+
+
+def python_lines(node: nodes.Element) -> list:
+    """A python block's lines, a doctest's input lines, and those of a ``::`` block (Sphinx
+    highlights them as Python) that parses as Python."""
+    text = node.astext()
+    if isinstance(node, nodes.doctest_block):
+        return [line for line in text.splitlines() if line.startswith((">>>", "..."))]
+    language = node.get("language")
+    if language == "python" or (language is None and parses(text)):
+        return text.splitlines()
+    return []
+
+
+def parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
+
+
+def readme_python_blocks() -> list:
+    """``(where, width, lines)`` for the python blocks of the READMEs package pages show."""
+    found = []
+    for readme in [ROOT / "README.md", *sorted(ROOT.glob("examples/*/README.md"))]:
+        text = readme.read_text()
+        for match in re.finditer(r"^```python\n(.*?)^```", text, re.M | re.S):
+            where = f"{readme.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 2}"
+            found.append((where, CODE_WIDTH, match.group(1).splitlines()))
+    return found
 
 
 def test_every_public_name_is_in_the_api_reference(doctrees):

@@ -297,16 +297,16 @@ def test_unreadable_images_and_bad_labels_get_error_rows(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--metric", "nope"], "error: metric: no metric named 'nope' (installed: deletion, "),
-    (["-e", "nope"], "error: explainer: no explainer named 'nope' (installed: "),
+    (["--metric", "nope"], "error: --metric: no metric named 'nope' (installed: deletion, "),
+    (["-e", "nope"], "error: --explainer: no explainer named 'nope' (installed: "),
     (["--insertion-steps", "3", "--metric", "deletion"],
-     "error: insertion_steps: the metric insertion is not chosen; add it with --metric "
+     "error: --insertion-steps: the metric insertion is not chosen; add it with --metric "
      "insertion"),
     (["--deletion-steps", "0"],
-     "error: deletion_steps: Input should be greater than or equal to 1 (got 0)"),
-    (["--plot", "curves.txt"], "error: plot: matplotlib does not write .txt"),
-    (["-o", "report.txt"], "error: output: the report is a .csv file (got report.txt)"),
-    (["-c", "10"], "error: class_index: 10 is past the output width of digits.nnp"),
+     "error: --deletion-steps: Input should be greater than or equal to 1 (got 0)"),
+    (["--plot", "curves.txt"], "error: --plot: matplotlib does not write .txt"),
+    (["-o", "report.txt"], "error: --output: the report is a .csv file (got report.txt)"),
+    (["-c", "10"], "error: --class-index: 10 is past the output width of digits.nnp"),
 ])
 def test_bad_requests_are_one_line_errors(args, message, tmp_path):
     base = ["evaluate", "-m", DEMO, "-i", DEMO_IMAGES]
@@ -325,7 +325,7 @@ def test_an_empty_dataset_is_a_one_line_error(tmp_path):
                             (tmp_path / "missing", "no such image, CSV or folder")):
         result = run_cli(["evaluate", "-e", "random", "-m", DEMO, "-i", source])
         assert result.exit_code == 1
-        assert result.stderr == f"error: input: {source}: {message}\n"
+        assert result.stderr == f"error: --input: {source}: {message}\n"
 
 
 def test_folders_are_read_recursively_in_order(tmp_path):

@@ -7,15 +7,20 @@ import xaikit
 from xaikit.testing import make_nnp
 
 
-def rewrite_nntxt(src, dst, edit):
-    """Copy an .nnp, passing its net.nntxt through ``edit(text) -> text``."""
+def rewrite_members(src, dst, edit):
+    """Copy an .nnp, passing its members through ``edit({name: bytes}) -> {name: bytes}``."""
     with zipfile.ZipFile(src) as z:
-        members = {i.filename: z.read(i) for i in z.infolist()}
-    members["net.nntxt"] = edit(members["net.nntxt"].decode()).encode()
+        members = edit({i.filename: z.read(i) for i in z.infolist()})
     with zipfile.ZipFile(dst, "w") as z:
         for name, data in members.items():
             z.writestr(name, data)
     return dst
+
+
+def rewrite_nntxt(src, dst, edit):
+    """Copy an .nnp, passing its net.nntxt through ``edit(text) -> text``."""
+    return rewrite_members(src, dst, lambda members: {
+        **members, "net.nntxt": edit(members["net.nntxt"].decode()).encode()})
 
 
 def test_reads_the_executor_like_nnc(models):
@@ -111,3 +116,86 @@ def test_layers_name_every_function_output_in_network_order(models):
         variables = model.graph(batch_size).variables
         assert variables["@MainRuntime/Convolution_out"].shape == (batch_size, 4, 8, 8)
         assert all(layer.variable in variables for layer in model.layers)
+
+
+def without_members(src, dst, *names):
+    return rewrite_members(src, dst, lambda members: {
+        name: data for name, data in members.items() if name not in names})
+
+
+@pytest.mark.parametrize("parameter_format", [".h5", ".protobuf"])
+def test_a_model_without_its_parameter_file_is_refused(tmp_path, parameter_format):
+    """nnabla would run it with zero weights: a black map and the score 1/3, exit 0."""
+    full = make_nnp(tmp_path / "full.nnp", parameter_format=parameter_format)
+    path = without_members(full, tmp_path / "bare.nnp", f"parameter{parameter_format}")
+    with pytest.raises(xaikit.ModelError) as error:
+        xaikit.load_model(path)
+    assert str(error.value) == (
+        f"model: {path}: the archive has no parameters (no parameter.h5 or parameter.protobuf); "
+        "the network needs 4: conv/conv/W, conv/conv/b, affine/affine/W, affine/affine/b")
+
+
+def drop_parameters(src, dst, names, parameter_format):
+    """Copy an .nnp whose parameter file lacks ``names``."""
+    member = f"parameter{parameter_format}"
+
+    def drop(data: bytes) -> bytes:
+        if parameter_format == ".h5":
+            import io
+
+            import h5py
+
+            buffer = io.BytesIO(data)
+            with h5py.File(buffer, "a") as h5:
+                for name in names:
+                    del h5[name]
+            return buffer.getvalue()
+        from nnabla.utils import nnabla_pb2
+
+        proto = nnabla_pb2.NNablaProtoBuf()
+        proto.ParseFromString(data)
+        kept = [p for p in proto.parameter if p.variable_name not in names]
+        del proto.parameter[:]
+        proto.parameter.extend(kept)
+        return proto.SerializeToString()
+
+    return rewrite_members(src, dst, lambda members: {**members, member: drop(members[member])})
+
+
+@pytest.mark.parametrize("parameter_format", [".h5", ".protobuf"])
+def test_a_parameter_file_lacking_parameters_names_them(tmp_path, parameter_format):
+    full = make_nnp(tmp_path / "full.nnp", parameter_format=parameter_format)
+    path = drop_parameters(full, tmp_path / "part.nnp", ["affine/affine/W", "conv/conv/b"],
+                           parameter_format)
+    with pytest.raises(xaikit.ModelError) as error:
+        xaikit.load_model(path)
+    assert str(error.value) == (
+        f"model: {path}: the archive's parameters lack 2 of the network's 4: "
+        "conv/conv/b, affine/affine/W")
+
+
+def test_a_network_without_parameters_needs_no_parameter_file(tmp_path):
+    import nnabla.functions as F
+
+    from xaikit.testing import save_nnc_nnp
+
+    def pooled(x):
+        return F.reshape(F.average_pooling(x, (4, 4)), (x.shape[0], -1))
+
+    path = save_nnc_nnp(tmp_path / "pool.nnp", pooled, (1, 8, 8))
+    bare = without_members(path, tmp_path / "bare.nnp", "parameter.h5")
+    assert xaikit.load_model(bare).num_classes == 4
+
+
+def test_a_damaged_parameter_file_is_refused(models, tmp_path):
+    path = rewrite_members(models["grey"], tmp_path / "damaged.nnp",
+                           lambda members: {**members, "parameter.h5": b"not hdf5"})
+    with pytest.raises(xaikit.ModelError, match=r"damaged.nnp: cannot load the network's "
+                                                "parameters: "):
+        xaikit.load_model(path)
+
+
+def test_a_folder_is_said_to_be_a_folder(tmp_path):
+    with pytest.raises(xaikit.ModelError) as error:
+        xaikit.load_model(tmp_path)
+    assert str(error.value) == f"model: {tmp_path}: is a folder, not a model file"

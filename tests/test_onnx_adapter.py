@@ -302,7 +302,7 @@ def test_cli_options_carry_the_adapters_prefix(onnx_files, tmp_path):
                    "--onnx-mean", "0.1,x", "-o", str(out)])
     assert bad.exit_code == 1
     assert bad.output.strip().splitlines() == [
-        "error: onnx_mean.1: Input should be a valid number, unable to parse string as a "
+        "error: --onnx-mean.1: Input should be a valid number, unable to parse string as a "
         "number (got 'x')"]
 
 
@@ -310,7 +310,7 @@ def test_cli_refuses_one_adapters_options_for_another_adapters_model(models, ima
     result = run_cli(["run", "smoothgrad", "-m", str(models["grey"]), "-i", str(images["grey"]),
                       "--onnx-mean", "0.5", "-o", str(tmp_path / "map.png")])
     assert result.exit_code == 1
-    assert result.output.strip() == (f"error: onnx_mean: {models['grey']} is read by the nnp "
+    assert result.output.strip() == (f"error: --onnx-mean: {models['grey']} is read by the nnp "
                                      "adapter, not by onnx")
 
 

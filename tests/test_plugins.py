@@ -120,8 +120,11 @@ def test_register_explainers(plugin, models, images, tmp_path):
 def test_register_sinks(plugin, models, images, tmp_path):
     exp = xaikit.explain("smoothgrad", model=models["grey"], image=images["grey"], seed=0)
     np.testing.assert_array_equal(np.load(exp.save(tmp_path / "a.raw")), exp.attribution)
-    exp.save(tmp_path / "b.bin", sink="test-raw")
-    assert (tmp_path / "b.bin").stat().st_size > 0
+    exp.save(tmp_path / "b.raw", sink="test-raw")
+    assert (tmp_path / "b.raw").stat().st_size > 0
+    with pytest.raises(xaikit.XaikitError, match=re.escape(
+            "the test-raw sink writes .raw, .npy, not .bin; name the output")):
+        exp.save(tmp_path / "b.bin", sink="test-raw")  # its extensions say what it writes
     with pytest.raises(xaikit.XaikitError, match=re.escape(
             "output: several sinks write .npy (npy, test-raw); choose one with --sink")):
         exp.save(tmp_path / "c.npy")

@@ -7,7 +7,8 @@ from PIL import Image
 import xaikit
 from xaikit.builtins.sinks.grey import grey_map
 from xaikit.builtins.sinks.heatmap import colour_table, scaled_magnitude
-from xaikit.builtins.sinks.panel import caption, tile_size
+from xaikit.builtins.sinks.panel import caption, map_title, tile_size
+from xaikit.plugin.manager import registry
 from xaikit.testing import make_image
 
 INFERNO_TOP = (252, 255, 164)  # matplotlib's inferno ends at (0.988, 0.998, 0.645)
@@ -99,8 +100,33 @@ def test_panel_caption_names_class_label_and_score(grey_exp, wide):
     label, stability, score = caption(grey_exp)
     assert label == "class 1 (b)"
     assert stability == f"stability {grey_exp.metadata['stability']:.3f} (4 samples)"
-    assert score == f"score {grey_exp.score:.3f}" and 0 < grey_exp.score < 1
+    assert score == f"output {grey_exp.score:.3f}" and 0 < grey_exp.score < 1  # differentiated
     assert caption(wide)[0] == "class 2"
+
+
+def reporting(reported, score=0.9):
+    rng = np.random.default_rng(0)
+    return xaikit.Explanation(attribution=rng.random((1, 8, 8), dtype=np.float32),
+                              input=rng.random((1, 8, 8), dtype=np.float32), class_index=1,
+                              explainer="smoothgrad", params={}, model="m", score=score,
+                              reported=reported)
+
+
+def test_panel_names_the_method_and_the_score_that_was_differentiated(tmp_path):
+    logit = reporting({"method": "vargrad", "differentiated": "logit",
+                       "differentiated_score": 2.5, "samples": 48, "stability": 0.9716})
+    output = reporting({"method": "smoothgrad_sq", "differentiated": "output",
+                        "differentiated_score": 0.9})
+    assert (map_title(logit), caption(logit)) == ("vargrad map", (
+        "class 1", "stability 0.972 (48 samples)", "logit 2.500, output 0.900"))
+    assert (map_title(output), caption(output)) == ("smoothgrad_sq map", ("class 1", "",
+                                                                         "output 0.900"))
+    assert map_title(reporting({})) == "smoothgrad map"  # an explainer that reports nothing
+    titles = [np.asarray(opened(exp.save(tmp_path / f"{i}.png", sink="panel", tile_size=64)))
+              for i, exp in enumerate([logit, output])]
+    differ = (titles[0] != titles[1]).any(axis=(1, 2))
+    assert differ[:8 + 16].any()  # the titles, above the tiles
+    assert differ[-24:].any()  # the captions, below them
 
 
 def test_panel_tiles_keep_a_non_square_image_shape(wide, tmp_path):
@@ -121,14 +147,23 @@ def test_preprocessed_input_is_drawn_from_the_input(models):
     assert base.shape == (8, 8, 3) and base[0, 0, 0] == 0 and base[7, 7, 0] == 255
 
 
-def test_jpeg_output_through_the_heatmap(grey_exp, tmp_path):
-    assert opened(grey_exp.save(tmp_path / "h.jpg", sink="heatmap")).format == "JPEG"
-
-
 @pytest.mark.parametrize("sink", ["heatmap", "panel"])
+@pytest.mark.parametrize("extension,format_name", [(".jpg", "JPEG"), (".bmp", "BMP"),
+                                                   (".tif", "TIFF"), (".webp", "WEBP")])
+def test_image_sinks_write_the_format_the_extension_names(grey_exp, tmp_path, sink, extension,
+                                                          format_name):
+    path = grey_exp.save(tmp_path / f"h{extension}", sink=sink)
+    assert path.name == f"h{extension}" and opened(path).format == format_name
+
+
+@pytest.mark.parametrize("sink", ["grey", "heatmap", "panel"])
 def test_image_sinks_refuse_a_format_pillow_cannot_write(grey_exp, tmp_path, sink):
-    with pytest.raises(xaikit.XaikitError, match=r"output: \.xyz is not an image format"):
+    with pytest.raises(xaikit.XaikitError, match=rf"the {sink} sink writes .png, .jpg, .*, not "
+                                                 r"\.xyz; name the output .*h\.png"):
         grey_exp.save(tmp_path / "h.xyz", sink=sink)
+    reg = registry().get("sink", sink)  # a sink called directly says why
+    with pytest.raises(xaikit.XaikitError, match=r"output: Pillow does not write .* as \.xyz"):
+        reg.write(grey_exp, tmp_path / "h.xyz", reg.Params())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -136,8 +171,7 @@ def test_extension_selects_the_sink(grey_exp, tmp_path):
     np.testing.assert_array_equal(np.asarray(opened(grey_exp.save(tmp_path / "g.png"))),
                                   grey_map(grey_exp.attribution))
     assert np.load(grey_exp.save(tmp_path / "n.npy")).shape == (1, 8, 8)
-    with pytest.raises(xaikit.XaikitError, match="several sinks write .jpg"):
-        grey_exp.save(tmp_path / "x.jpg")
+    assert opened(grey_exp.save(tmp_path / "x.jpg")).mode == "L"  # grey wins among several
 
 
 @pytest.mark.parametrize("params,message", [
@@ -151,16 +185,27 @@ def test_bad_sink_parameters_name_the_parameter(grey_exp, tmp_path, params, mess
         grey_exp.save(tmp_path / "h.png", sink="heatmap", **params)
 
 
-def test_the_documented_examples_are_there():
+def test_the_readmes_panel_is_what_its_command_draws(tmp_path):
+    """The README's picture is committed (the docs' pictures are drawn when they are built):
+    its command, run again, must draw the same pixels."""
+    import re
     from pathlib import Path
 
-    docs = Path(__file__).resolve().parent.parent / "docs" / "images"
-    sizes = {name: (opened(docs / f"digit_3.{name}.png").mode,
-                    opened(docs / f"digit_3.{name}.png").size)
-             for name in ("grey", "heatmap", "panel")}
-    assert sizes == {"grey": ("L", (28, 28)), "heatmap": ("RGB", (28, 28)),
-                     "panel": ("RGB", (3 * 252 + 4 * 16, 366))}
-    assert np.load(docs / "digit_3.npy.npy").shape == (1, 28, 28)
+    from xaikit.testing import run_cli
+
+    root = Path(__file__).resolve().parent.parent
+    readme = " ".join((root / "README.md").read_text().split())
+    command = re.search(r"\(`xaikit (run [^`]+ -o (docs/images/\S+))` drew it\.\)", readme)
+    shown = root / command.group(2)
+    assert f"]({command.group(2)})" in readme  # the picture the README shows
+    args = command.group(1).split()
+    args = [str(root / a) if a.startswith("demo/") else a for a in args[:-1]]
+    result = run_cli(args + [str(tmp_path / shown.name)])
+    assert result.exit_code == 0, result.output
+    drawn = np.asarray(opened(tmp_path / shown.name))
+    assert drawn.shape == np.asarray(opened(shown)).shape
+    np.testing.assert_array_equal(drawn, np.asarray(opened(shown)),
+                                  err_msg=f"redraw {command.group(2)} with the README's command")
 
 
 def test_sinks_need_only_the_map_and_the_input(tmp_path):

@@ -35,11 +35,13 @@ def quad():
 
 
 def smoothgrad(model, image, class_index=0, **params):
+    """SmoothGrad's map of one image."""
     algorithm = registry().get("explainer", "smoothgrad")
     return algorithm.explain(model, image, class_index, algorithm.Params(**params)).values
 
 
 def smoothgrad_batch(model, images, class_indices, **params):
+    """SmoothGrad's maps of several images, stacked."""
     algorithm = registry().get("explainer", "smoothgrad")
     results = algorithm.explain_batch(model, images, class_indices, algorithm.Params(**params))
     return np.stack([result.values for result in results])
@@ -120,6 +122,27 @@ def test_smoothed_gradients_split_the_copies_between_the_threads_or_with_auto_a_
     auto = xaikit.Smoothing("auto", seed=3, stability=0.9999, max_samples=40)
     assert xaikit.smoothed_gradients(model, image, [1], auto).samples == [40]
     assert sizes == [8] * 5
+
+
+@pytest.mark.parametrize("variant", ["smoothgrad_sq", "vargrad"])
+@pytest.mark.parametrize("score", ["output", "logit"])
+def test_smoothgrad_reports_its_variant_and_the_score_it_differentiated(models, images, variant,
+                                                                         score):
+    model = xaikit.load_model(models["grey"])
+    exp = xaikit.explain("smoothgrad", model=model, image=images["grey"], class_index=2,
+                         variant=variant, score=score, seed=0, num_samples=2)
+    graph = model.graph(1)
+    graph.input.d = exp.input[None]
+    differentiated = graph.variables[model.logit] if score == "logit" else graph.output
+    differentiated.forward()
+    value = float(differentiated.d[0, 2])
+    assert exp.metadata["method"] == variant and exp.metadata["differentiated"] == score
+    assert exp.metadata["differentiated_score"] == pytest.approx(value, rel=1e-6)
+    assert exp.metadata["variable"] == "Input"
+    if score == "output":
+        assert exp.metadata["differentiated_score"] == pytest.approx(exp.score, rel=1e-6)
+    else:
+        assert abs(value - exp.score) > 0.01  # a logit, not the probability
 
 
 def test_thread_count_does_not_change_a_seeded_map(models, images):
@@ -223,7 +246,7 @@ def test_missing_cuda_extension_gives_one_line(models, images, monkeypatch, tmp_
     result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", images["grey"], "-o",
                       out, "--device", "cuda", "--device-id", "1"])
     assert result.exit_code == 1
-    assert result.stderr == f"error: {message}\n"
+    assert result.stderr == f"error: --{message}\n"  # the CLI names the option
     assert not out.exists()
 
 

@@ -191,10 +191,25 @@ def test_a_smoothing_the_api_cannot_draw_is_a_one_line_error(values, message):
     ({"smooth_samples": 2, "smooth_variant": "mean"},
      "smooth_variant: Input should be 'smoothgrad', 'smoothgrad_sq' or 'vargrad'"),
     ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
+    ({"smooth_noise_level": 0.3}, "smooth_noise_level: applies only with --smooth-samples N "
+     "or auto (got 0.3)"),
+    ({"smooth_variant": "vargrad"}, "smooth_variant: applies only with --smooth-samples"),
+    ({"smooth_samples": 4, "smooth_stability": 0.9},
+     "smooth_stability: applies only with --smooth-samples auto (got 0.9)"),
+    ({"smooth_samples": 4, "smooth_max_samples": 50},
+     "smooth_max_samples: applies only with --smooth-samples auto (got 50)"),
 ])
 def test_bad_smoothing_options_are_one_line_errors(models, images, values, message):
     with pytest.raises(xaikit.ParameterError, match=f"^{re.escape(message)}"):
         xaikit.explain("gradient", model=models["grey"], image=images["grey"], **values)
+
+
+@pytest.mark.parametrize("values", [
+    {"smooth_samples": 4, "smooth_noise_level": 0.15, "smooth_stability": 0.95},
+    {"smooth_samples": "auto", "smooth_stability": 0.9, "smooth_max_samples": 40},
+])
+def test_smoothing_options_that_apply_or_keep_their_defaults_pass(models, images, values):
+    xaikit.explain("gradient", model=models["grey"], image=images["grey"], seed=0, **values)
 
 
 def test_a_dataset_run_smooths_every_row_and_redoes_maps_when_smoothing_changes(

@@ -121,7 +121,39 @@ def test_demo_pictures_are_computed_from_the_model(tmp_path):
     assert {Image.open(p).size for p in pictures} == {(32, 32)}
 
 
-def test_a_demo_value_none_leaves_the_parameter_out(tmp_path):
+def test_run_shows_the_command_and_what_it_wrote(tmp_path):
+    from PIL import Image
+
+    from xaikit.builtins.sinks.grey import grey_map
+    from xaikit.testing import make_image, make_nnp
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    make_nnp(inputs / "tiny.nnp", num_classes=3)
+    make_image(inputs / "in.png", size=(8, 8))
+    html, warnings = build(tmp_path, "Run\n===\n\n.. xaikit-run::\n   :copy: ../inputs\n\n"
+                           "   xaikit run smoothgrad -m inputs/tiny.nnp -i inputs/in.png \\\n"
+                           "       -n 2 --seed 0 --sink grey --sink npy -o map.png\n")
+    assert not warnings
+    assert "map.grey.png" in html and "8x8, shown x16" in html
+    assert "map.npy.npy</span></code>: a float32 array of shape (1, 8, 8)" in html
+    (picture,) = (tmp_path / "build" / "html" / "_images").glob("*.png")
+    exp = xaikit.explain("smoothgrad", model=inputs / "tiny.nnp", image=inputs / "in.png",
+                         num_samples=2, seed=0)
+    shown = np.asarray(Image.open(picture))
+    assert shown.shape == (128, 128)
+    np.testing.assert_array_equal(shown[::16, ::16], grey_map(exp.attribution))
+    assert not list(inputs.glob("map*"))  # written in a folder of its own
+
+
+def test_run_of_a_failing_command_fails_the_build(tmp_path):
+    warnings = build(tmp_path, "Run\n===\n\n.. xaikit-run::\n\n   xaikit run smoothgrad "
+                               "-m missing.nnp -i in.png\n")[1]
+    assert "xaikit-run: xaikit run smoothgrad -m missing.nnp -i in.png" in warnings
+    assert "error: --model: missing.nnp: no such model file" in warnings
+
+
+def test_a_demo_value_none_leaves_the_parameter_out_with_the_options_it_needs(tmp_path):
     from PIL import Image
 
     from xaikit.testing import make_image, make_nnp
@@ -130,7 +162,8 @@ def test_a_demo_value_none_leaves_the_parameter_out(tmp_path):
     make_image(tmp_path / "in.png", size=(8, 8))
     html, warnings = build(tmp_path, "Demo\n====\n\n.. xaikit-demo:: ../in.png\n"
                            "   :explainer: gradient\n   :class-index: 1\n"
-                           "   :vary: smooth_samples none 8\n   :params: seed=0\n",
+                           "   :vary: smooth_samples none 8\n"
+                           "   :params: smooth_variant=smoothgrad_sq seed=0\n",
                            xaikit_demo_model="../tiny.nnp")
     assert not warnings
     assert "smooth_samples=none" in html and "smooth_samples=8" in html

@@ -230,12 +230,23 @@ def test_the_cap_is_honoured_and_reported(bn_model, easy_and_hard):
     (0, "num_samples: Input should be greater than or equal to 1 (got 0)"),
     ("many", "num_samples: Input should be a whole number or 'auto' (got 'many')"),
     (2.5, "num_samples: Input should be a valid integer, got a number with a fractional part"),
+    (25, "stability: applies only with --num-samples auto (got 0.9)"),
 ])
 def test_num_samples_is_a_count_or_auto(bn_model, value, message):
     with pytest.raises(xaikit.ParameterError) as error:
         xaikit.explain("smoothgrad", model=bn_model, image=np.zeros((1, 16, 16), np.float32),
-                       num_samples=value)
+                       num_samples=value, stability=0.9)
     assert str(error.value).startswith(message)
+
+
+def test_stopping_rules_apply_only_to_auto(bn_model):
+    image = np.zeros((1, 16, 16), np.float32)
+    with pytest.raises(xaikit.ParameterError, match="^max_samples: applies only with "
+                       "--num-samples auto \\(got 50\\)$"):
+        xaikit.explain("smoothgrad", model=bn_model, image=image, max_samples=50)
+    fixed = xaikit.explain("smoothgrad", model=bn_model, image=image, num_samples=4, seed=0,
+                           stability=0.95, max_samples=1000)  # the defaults: nothing ignored
+    assert fixed.metadata["samples"] == 4
 
 
 def test_the_device_path_halves_the_samples_as_the_host_does(bn_model, easy_and_hard,
@@ -373,14 +384,17 @@ def test_cli_auto_gives_the_same_map_twice_and_reports_it(bn_path, image_files, 
     assert runs["hard"][1] == runs["again"][1]
     assert int(runs["easy"][1]["samples"]) < int(runs["hard"][1]["samples"])
     for _, facts in runs.values():
-        assert set(facts) == {"samples", "stability", "capped"} and facts["capped"] == "False"
-        assert float(facts["stability"]) >= 0.99
+        assert set(facts) == {"samples", "stability", "capped", "method", "differentiated",
+                              "differentiated_score", "variable"}
+        assert facts["capped"] == "False" and float(facts["stability"]) >= 0.99
     smoothed = run_cli(["run", "gradient", "-m", bn_path, "-i", hard, "-c", "1", "--seed", "0",
                         "--smooth-samples", "auto", "--smooth-variant", "smoothgrad_sq",
                         "--smooth-stability", "0.99", "-o", tmp_path / "gradient.npy",
                         "--verbose"])
     assert smoothed.exit_code == 0, smoothed.output
-    assert smoothed.stderr == result.stderr  # class 1: the same samples and stability
+    settling = ", ".join(f"{k} {runs['hard'][1][k]}" for k in ("samples", "stability",
+                                                                "capped"))
+    assert smoothed.stderr == f"class 1: {settling}\n"  # the same samples and stability
     np.testing.assert_allclose(np.load(tmp_path / "gradient.npy"), runs["hard"][0], rtol=1e-5)
     capped = run_cli(["run", "smoothgrad", "-m", bn_path, "-i", hard, "-c", "1",
                       "-n", "auto", "--stability", "0.99", "--max-samples", "32",

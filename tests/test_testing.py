@@ -23,7 +23,7 @@ def test_the_pytest_fixtures_are_a_tiny_model_and_image(tiny_nnp, tiny_image, ti
 def test_run_cli_ends_user_errors_with_one_line(tiny_nnp):
     result = run_cli(["run", "smoothgrad", "-m", tiny_nnp])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: input: output_result.csv: no such file")
+    assert result.stderr.startswith("error: --input: output_result.csv: no such file")
     assert result.stderr.count("\n") == 1
 
 

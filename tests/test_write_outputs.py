@@ -23,14 +23,32 @@ def sink(name):
     ("map.png", "heatmap", None, True, "map.heatmap.png"),
     ("map.png", "grey", 3, False, "map.class3.png"),
     ("map.png", "panel", 3, True, "map.class3.panel.png"),
-    ("map.png", "npy", None, False, "map.npy"),  # npy does not write .png
-    ("map.png", "npy", None, True, "map.npy.npy"),
+    ("map.png", "npy", None, True, "map.npy.npy"),  # a name made: npy's extension
     ("map.JPG", "heatmap", None, False, "map.JPG"),
-    ("map.v2.jpg", "grey", 5, True, "map.v2.class5.grey.png"),
-    ("map", "heatmap", None, False, "map.png"),
+    ("map.v2.jpg", "grey", 5, True, "map.v2.class5.grey.jpg"),
+    ("map.v2.jpg", "npy", 5, True, "map.v2.class5.npy.npy"),
+    ("map", "heatmap", 2, False, "map.class2.png"),
 ])
 def test_naming_rule(output, name, class_index, several, expected):
     assert output_path(output, sink(name), class_index, several) == Path(expected)
+
+
+@pytest.mark.parametrize("output,name,message", [
+    ("map.png", "npy", "output: map.png: the npy sink writes .npy, not .png; name the output "
+                       "map.npy"),
+    ("map", "heatmap", "output: map: the heatmap sink writes .png, .jpg, .jpeg, .bmp, .tif, "
+                       "..., not files without an extension; name the output map.png"),
+])
+def test_a_name_given_is_never_changed(output, name, message):
+    with pytest.raises(xaikit.XaikitError) as error:
+        output_path(output, sink(name))
+    assert str(error.value) == message
+
+
+def test_save_refuses_an_extension_its_sink_does_not_write(two_classes, tmp_path):
+    with pytest.raises(xaikit.XaikitError, match="the npy sink writes .npy, not .png"):
+        two_classes[0].save(tmp_path / "map.png", sink="npy")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ tests). The subpackages (``xaikit.plugin``, ``xaikit.engine``, ``xaikit.run``,
 in any release.
 """
 
+from importlib.metadata import version as _version
+
 from xaikit.datasets.result import DatasetResult, RowFailure
 from xaikit.datasets.run import explain_dataset
 from xaikit.engine.backend import CPU, Device
@@ -37,6 +39,9 @@ from xaikit.plugin.sink import Sink
 from xaikit.run.explain import explain, explainers, load_model, metrics, sinks
 from xaikit.run.explanation import Explanation, OutputFile, write_outputs
 from xaikit.run.images import load_image
+
+__version__ = _version("xaikit")
+"""The installed distribution's version."""
 
 __all__ = [
     "CPU",

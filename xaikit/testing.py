@@ -2,7 +2,7 @@
 ``xaikit`` command in-process, and a conformance check for explainers.
 
 Plugin authors import these in their own tests (the ``tiny_nnp``, ``tiny_image`` and
-``tiny_model`` pytest fixtures of :mod:`xaikit.pytest_plugin` are built from them)::
+``tiny_model`` pytest fixtures of xaikit's pytest plugin are built from them)::
 
     from xaikit.testing import check_explainer, make_dataset_csv, make_image, make_nnp
 

@@ -38,7 +38,7 @@ def test_bad_csv_ends_before_any_work_with_one_line(models, tmp_path, text, mess
     result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", data,
                       "-o", tmp_path / "out.csv"])
     assert result.exit_code == 1
-    assert result.stderr == f"error: input: {data}: {message}\n"
+    assert result.stderr == f"error: --input: {data}: {message}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
 
@@ -193,7 +193,7 @@ def test_a_full_disk_halfway_through_the_csv_keeps_the_old_one(models, tmp_path,
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == listing  # no temporary file left
     assert result.exit_code == 1
-    assert result.stderr == f"error: output: cannot write {out}: No space left on device\n"
+    assert result.stderr == f"error: --output: cannot write {out}: No space left on device\n"
 
 
 CELLS = st.text(alphabet=st.sampled_from(list('ab1,;:"\n\r\t\ufeff./\\ y_x0')), max_size=80)

@@ -118,5 +118,5 @@ def test_a_run_on_a_bad_image_writes_nothing(tmp_path, models):
     result = run_cli(["run", "smoothgrad", "-m", models["grey"], "-i", tmp_path / "bad.png",
                       "-o", out])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: image: {tmp_path / 'bad.png'}: ")
+    assert result.stderr.startswith(f"error: --image: {tmp_path / 'bad.png'}: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.png"]

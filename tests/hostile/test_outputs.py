@@ -22,7 +22,7 @@ def test_unwritable_folder_gives_one_line_and_no_file(models, images, tmp_path):
     out = tmp_path / "file" / "map.png"
     result = run("-m", models["grey"], "-i", images["grey"], "-o", out)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: output: cannot write {out}: ")
+    assert result.stderr.startswith(f"error: --output: cannot write {out}: ")
     assert result.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 

@@ -16,8 +16,11 @@ from xaikit.plugin.params import validate
 from xaikit.run.request import RunParams
 from xaikit.run.smoothing import SmoothParams
 
-REQUIRED = {EvaluateParams: {"explainer": ("random",), "input": "images"}}
-"""Values of the required fields of a schema, besides the one tested."""
+REQUIRED = {EvaluateParams: {"explainer": ("random",), "input": "images"},
+            SmoothParams: {"smooth_samples": "auto"},
+            registry().get("explainer", "smoothgrad").Params: {"num_samples": "auto"}}
+"""Values of the fields of a schema that are required, or that the tested one applies
+only with (a stopping rule only with ``auto``)."""
 
 
 def schemas():

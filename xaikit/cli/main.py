@@ -14,6 +14,7 @@ from xaikit.cli.options import schema_options
 from xaikit.datasets import run as datasets
 from xaikit.plugin.errors import DatasetError, ParameterError, UnknownPluginError, XaikitError
 from xaikit.plugin.manager import PluginWarning, registry
+from xaikit.plugin.params import option_name
 from xaikit.run import explain as api
 from xaikit.run.explanation import write_explanations
 from xaikit.run.outputs import option_prefix
@@ -29,7 +30,8 @@ def cli() -> None:
         click.echo(f"warning: {problem}", err=True)
 
 
-@cli.command("list")
+@cli.command("list", short_help="Show the installed explainers, model adapters, sinks and "
+             "metrics.")
 def list_plugins() -> None:
     """Show the installed explainers, model adapters, sinks and metrics, and their packages."""
     titles = {"explainer": "Explainers", "adapter": "Model adapters", "sink": "Sinks",
@@ -60,6 +62,9 @@ class ExplainerGroup(click.Group):
         run_fields = RunParams.model_fields  # a seed the explainer declares is the run's --seed
         options = schema_options(RunParams) + schema_options(SmoothParams) + [
             opt for opt in schema_options(explainer.Params) if opt.name not in run_fields]
+        for option in options:
+            if option.name == "sink":  # validated by xaikit; --help lists the installed ones
+                option.metavar = "[" + "|".join(registry().items["sink"]) + "]"
         return click.Command(
             name,
             params=options + prefixed_options(options) + [verbose_option()],
@@ -69,7 +74,8 @@ class ExplainerGroup(click.Group):
         )
 
 
-@cli.group("run", cls=ExplainerGroup)
+@cli.group("run", cls=ExplainerGroup,
+           short_help="Run an explainer on an image or on every row of a dataset CSV.")
 def run() -> None:
     """Run an explainer on an image or on every row of a dataset CSV (see `xaikit list`)."""
 
@@ -200,6 +206,37 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"warning: {message}", err=True)
 
 
+def command_fields(argv: List[str]) -> Set[str]:
+    """The parameter names of the options of the command ``argv`` runs (``run smoothgrad``,
+    ``evaluate``), as click received them: ``heatmap_alpha`` for ``--heatmap-alpha``."""
+    command: click.Command = cli
+    ctx = click.Context(cli)
+    try:
+        for word in argv:
+            if not isinstance(command, click.Group):
+                break
+            sub = command.get_command(ctx, word)
+            if sub is None:
+                break
+            command = sub
+        return {param.name for param in command.get_params(ctx) if param.name}
+    except XaikitError:  # a broken plugin's command: its error is the message
+        return set()
+
+
+def cli_message(message: str, fields: Set[str]) -> str:
+    """An error message as the command line shows it: each line that starts with one of
+    ``fields`` starts with its option instead (``heatmap_alpha: ...`` ->
+    ``--heatmap-alpha: ...``; ``onnx_mean.1: ...`` -> ``--onnx-mean.1: ...``)."""
+    lines = []
+    for line in message.splitlines():
+        subject, colon, rest = line.partition(": ")
+        field, dot, item = subject.partition(".")
+        known = colon and field in fields
+        lines.append(f"{option_name(field)}{dot}{item}: {rest}" if known else line)
+    return "\n".join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: errors users can cause end with one line and exit status 1."""
     with warnings.catch_warnings():
@@ -208,7 +245,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         try:
             cli.main(args=argv, prog_name="xaikit", standalone_mode=False)
         except XaikitError as exc:
-            click.echo(f"error: {exc}", err=True)
+            fields = command_fields(sys.argv[1:] if argv is None else list(argv))
+            click.echo(f"error: {cli_message(str(exc), fields)}", err=True)
             sys.exit(1)
         except click.exceptions.Abort:
             click.echo("interrupted", err=True)

@@ -35,7 +35,7 @@ def schema_options(schema: Type[BaseModel], prefix: str = "") -> List[click.Opti
 def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     decls = [prefix + name] + option_spellings(name, field, prefix)
     kind = _base_type(field.annotation)
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    extra = _extra(field)
     if extra.get("comma_separated"):
         return click.Option(decls, type=click.STRING, default=None, help=help_text(field))
     if kind is bool:
@@ -47,8 +47,11 @@ def _option(name: str, field: FieldInfo, prefix: str = "") -> click.Option:
     words = _words_or_int(kind)
     click_type: Any = click.Choice([str(c) for c in choices]) if choices else (
         IntOrWord(words) if words else {int: click.INT, float: click.FLOAT}.get(kind, click.STRING))
+    metavar = extra.get("path")
+    if metavar:  # a path, checked by xaikit as the Python API checks it
+        click_type = click.Path(readable=False, path_type=str)
     return click.Option(decls, type=click_type, default=None, multiple=repeated,
-                        help=help_text(field))
+                        help=help_text(field), metavar=metavar)
 
 
 def option_spellings(name: str, field: FieldInfo, prefix: str = "") -> List[str]:
@@ -60,9 +63,8 @@ def option_spellings(name: str, field: FieldInfo, prefix: str = "") -> List[str]
     """
     full = prefix + name
     spellings = [option_name(full)] + (["--" + full] if "_" in full else [])
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     if not prefix:
-        spellings += list(extra.get("aliases", ()))
+        spellings += list(_extra(field).get("aliases", ()))
     if _base_type(field.annotation) is bool:
         spellings = [f"{s}/--no-{s[2:]}" if s.startswith("--") else s for s in spellings]
     return spellings
@@ -86,6 +88,11 @@ def range_text(field: FieldInfo) -> str:
     """The field's bounds, ``≥ 0.0, ≤ 1.0``; empty when it has none."""
     return ", ".join(f"{sign} {getattr(m, type(m).__name__.lower())}"
                      for m in field.metadata for cls, sign in _BOUNDS if isinstance(m, cls))
+
+
+def _extra(field: FieldInfo) -> dict:
+    """The field's ``json_schema_extra`` (aliases, path...) as a dict."""
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
 
 
 class IntOrWord(click.ParamType):

@@ -22,6 +22,9 @@ MAP_SUFFIX = ".png"
 def output_csv(output: Union[str, "os.PathLike[str]", None], explainer: str, input: Path) -> Path:
     """The output CSV: ``output`` or ``<explainer>.csv``; a CSV, and not the input."""
     path = Path(output if output is not None else f"{explainer}.csv")
+    if path.is_dir():
+        raise ParameterError(f"is a folder; name a CSV file in it, such as "
+                             f"{path / (explainer + '.csv')}", subject="output", path=path)
     if path.suffix.lower() != ".csv":
         raise ParameterError(f"a dataset run writes a .csv file (got {path})", subject="output")
     if path.resolve() == input.resolve():
@@ -37,7 +40,8 @@ def map_file(output: Path, row: int) -> Path:
 def map_files(output: Path, row: int, sinks: Sequence[SinkChoice]) -> List[Path]:
     """``row``'s file from each sink, named as :func:`xaikit.write_outputs` names them."""
     base = map_file(output, row)
-    return [output_path(base, choice.sink, several_sinks=len(sinks) > 1) for choice in sinks]
+    return [output_path(base, choice.sink, several_sinks=len(sinks) > 1, made=True)
+            for choice in sinks]
 
 
 def errors_file(output: Path) -> Path:

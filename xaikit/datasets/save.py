@@ -48,7 +48,8 @@ class RowWriter:
                 pixels[row], result.class_index, result.attribution, result.score,
                 image=chunk.originals.get(row),
                 facts={"row": row, "image": self.data.image_cell(row)})
-            written = write_explanations(explanation, map_file(self.output, row), self.sinks)
+            written = write_explanations(explanation, map_file(self.output, row), self.sinks,
+                                         made=True)
             self.maps[row] = written[0].path
             metadata = result.attribution.metadata
             settling = {k: metadata[k] for k in SETTLING if k in metadata}

@@ -13,13 +13,9 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
-from xaikit.engine.model import Graph, LoadedModel
+from xaikit.engine.model import LoadedModel, score_variable
 from xaikit.engine.threads import cpu_cores, ordered_map
 from xaikit.plugin.errors import ParameterError
-
-SCORES = ("output", "logit")
-"""What is differentiated: the model's output, or the logits that its final Softmax or
-Sigmoid turns into that output (see :attr:`LoadedModel.logit`)."""
 
 MEMORY_BUDGET = 2**30
 """Bytes that the passes of all threads may take together at the default batch size,
@@ -32,19 +28,6 @@ MAX_AUTO_THREADS = 8
 Classes = Union[int, Sequence[int]]
 
 
-def score_variable(model: LoadedModel, graph: Graph, score: str = "output") -> "nn.Variable":
-    """The variable of ``graph`` whose entries ``score`` names.
-
-    ``logit`` is the input of the model's final Softmax or Sigmoid; a model without one
-    outputs logits already, and ``logit`` is its output.
-    """
-    if score not in SCORES:
-        raise ParameterError(f"score: {score!r} is not one of {', '.join(SCORES)}")
-    if score == "logit" and model.logit is not None:
-        return graph.variables[model.logit]
-    return graph.output
-
-
 def gradient_pass(
     model: LoadedModel,
     inputs: Union[np.ndarray, "nn.NdArray"],
@@ -53,8 +36,10 @@ def gradient_pass(
     score: str = "output",
     replica: int = 0,
     device: Device = CPU,
+    variable: Optional[str] = None,
 ) -> "nn.NdArray":
-    """d score[i, class_indices[i]] / d inputs[i], computed and left on ``device``.
+    """d score[i, class_indices[i]] / d inputs[i], computed and left on ``device``; with
+    ``variable``, the gradient with respect to that variable of the graph instead.
 
     One forward and one backward pass through ``model.graph(n, replica=replica,
     device=device)``: no parameter gradients, every buffer freed as soon as the pass no
@@ -64,20 +49,29 @@ def gradient_pass(
     :param inputs: ``(n,) + model.input_shape``: a numpy array is copied into the graph's
         input, an ``nn.NdArray`` (on the device) becomes it.
     :param class_indices: one class for every row, or one per row.
-    :returns: the graph input's gradient array, valid until the next pass on that graph.
+    :param variable: a key of the graph's ``variables`` (an intermediate one, say).
+    :returns: the gradient array of the graph's input (or of ``variable``), valid until the
+        next pass on that graph.
     """
     n = inputs.shape[0]
     graph = model.graph(n, replica=replica, device=device)
     x, s = graph.input, score_variable(model, graph, score)
-    x.need_grad = True
+    target = x if variable is None else graph.variables[variable]
+    x.need_grad = True  # the path from the input makes every variable on it differentiable
     if isinstance(inputs, np.ndarray):
         x.d = inputs
     else:
         x.data = inputs
     s.forward(clear_no_need_grad=True)
-    x.grad.zero()
-    s.backward(class_selector(s, class_indices), clear_buffer=True)
-    return x.grad
+    target.grad.zero()
+    s.g = class_selector(s, class_indices)  # in s's own gradient: the target may be s
+    kept = target.persistent
+    target.persistent = True  # keep its gradient through the buffer clearing
+    try:
+        s.backward(None, clear_buffer=True)
+    finally:
+        target.persistent = kept
+    return target.grad
 
 
 def class_selector(scores: "nn.Variable", class_indices: Classes) -> np.ndarray:
@@ -107,7 +101,7 @@ def input_gradients(
 
     :param inputs: float32 ``(n,) + model.input_shape``, preprocessed.
     :param class_indices: one class for every row, or one per row.
-    :param score: ``"output"`` or ``"logit"`` (see :data:`SCORES`).
+    :param score: ``"output"``, the model's output, or ``"logit"``, its logits.
     :param batch_size: rows per pass; None: :func:`default_batch_size`, which keeps the
         passes of the default threads within :data:`MEMORY_BUDGET`.
     :param threads: passes run at once; None: :func:`default_threads`.

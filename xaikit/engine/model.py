@@ -10,8 +10,12 @@ from typing import Any, Callable, ClassVar, Dict, Mapping, NamedTuple, Optional,
 import numpy as np
 
 from xaikit.engine.backend import CPU, Device, nn
-from xaikit.plugin.errors import ModelError
+from xaikit.plugin.errors import ModelError, ParameterError
 from xaikit.plugin.params import Params
+
+SCORES = ("output", "logit")
+"""What is differentiated: the model's output, or the logits that its final Softmax or
+Sigmoid turns into that output (see :attr:`LoadedModel.logit`)."""
 
 _scope_ids = itertools.count()
 _build_lock = threading.Lock()  # nnabla's parameter scope and context are process-wide
@@ -67,6 +71,19 @@ class Preprocessing:
         std = np.asarray(self.std, np.float64)[:, None, None]
         x = (np.asarray(pixels, np.float64) * self.scale - mean) / std
         return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def score_variable(model: "LoadedModel", graph: Graph, score: str = "output") -> "nn.Variable":
+    """The variable of ``graph`` whose entries ``score`` names.
+
+    ``logit`` is the input of the model's final Softmax or Sigmoid; a model without one
+    outputs logits already, and ``logit`` is its output.
+    """
+    if score not in SCORES:
+        raise ParameterError(f"score: {score!r} is not one of {', '.join(SCORES)}")
+    if score == "logit" and model.logit is not None:
+        return graph.variables[model.logit]
+    return graph.output
 
 
 class LoadedModel:
@@ -154,6 +171,15 @@ class LoadedModel:
         """
         return self.graph(1).layers
 
+    @property
+    def nnc_variables(self) -> Tuple[str, ...]:
+        """The network's variables as NNC's plugins number them (their ``--layer_index``):
+        0 is the input, then every variable a function computes, in the order the model
+        file lists them; parameters are not counted. Keys of :attr:`Graph.variables`."""
+        graph = self.graph(1)
+        return tuple(name for name, v in graph.variables.items()
+                     if v is graph.input or v.parent is not None)
+
     def parameters(self) -> Dict[str, "nn.Variable"]:
         """The model's parameters by name (``conv1/conv/W``...), in the order the network
         uses them, as its adapter created them in the model's parameter scope.
@@ -201,13 +227,15 @@ class LoadedModel:
             variable.d = mine[name].d
         return twin
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Class scores for a batch of preprocessed images ``(n, C, H, W)``."""
+    def predict(self, images: np.ndarray, score: str = "output") -> np.ndarray:
+        """Class scores for a batch of preprocessed images ``(n, C, H, W)``: the model's
+        output, or with ``score="logit"`` the logits (see :data:`SCORES`)."""
         with self.lock:
             g = self.graph(len(images))
             g.input.d = images
-            g.output.forward(clear_buffer=True)
-            return np.array(g.output.d, dtype=np.float32).reshape(len(images), -1)
+            values = score_variable(self, g, score)
+            values.forward(clear_buffer=True)
+            return np.array(values.d, dtype=np.float32).reshape(len(images), -1)
 
     def __repr__(self) -> str:
         return (

@@ -82,7 +82,7 @@ class Smoothed:
     """Smoothed maps, one per image, and how settled each is."""
 
     maps: np.ndarray
-    """float32 ``(n,) + model.input_shape``."""
+    """float32 ``(n,) + model.input_shape`` (or the shape of the variable differentiated)."""
     samples: List[int]
     """The noisy copies each map reduces."""
     stability: List[Optional[float]]
@@ -117,16 +117,21 @@ def smoothed_gradients(
     batch_size: Optional[int] = None,
     threads: Optional[int] = None,
     device: Device = CPU,
+    variable: Optional[str] = None,
 ) -> Smoothed:
-    """The input gradients of the ``score`` of each image's class at ``smoothing.samples``
-    noisy copies of it, reduced to one map per image by ``smoothing.variant``: SmoothGrad.
+    """The gradients of the ``score`` of each image's class with respect to its input (or
+    to ``variable``) at ``smoothing.samples`` noisy copies of it, reduced to one map per
+    image by ``smoothing.variant``: SmoothGrad.
 
     :param images: float32 ``(n,) + model.input_shape``, preprocessed.
     :param class_indices: one class per image.
     :param batch_size: copies per pass; None: :func:`~.gradients.default_batch_size` of all
         the copies, or :func:`auto_batch_size` with ``samples="auto"``.
     :param threads: passes run at once; None: :func:`~.gradients.default_threads`.
-    :returns: the maps, with the copies each reduces and its stability.
+    :param variable: a key of the graph's ``variables``: the gradients with respect to that
+        variable (an intermediate one, say) instead of the input.
+    :returns: the maps (of ``variable``'s shape if given), with the copies each reduces and
+        its stability.
     """
     context = device.context()
     usual = default_threads(device)
@@ -147,7 +152,8 @@ def smoothed_gradients(
             for s in segments])
         rows = np.concatenate([np.full(s.stop - s.start, class_indices[s.item])
                                for s in segments])
-        grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device)
+        grads = gradient_pass(model, inputs, rows, score=score, replica=worker, device=device,
+                              variable=variable)
         if host:
             return _host_sums(grads.data, segments, wanted)
         key = (worker, len(rows), len(segments))
@@ -156,8 +162,10 @@ def smoothed_gradients(
                 reducers[key] = _Reducer(grads.shape, len(segments), wanted)
         return reducers[key](grads, segments)
 
+    shape = images.shape if variable is None else (
+        (len(images),) + model.graph(1).variables[variable].shape[1:])
     with model.lock, nn.context_scope(context):
-        return _smooth(smoothing, images.shape, batch_size,
+        return _smooth(smoothing, shape, batch_size,
                        lambda passes: ordered_map(work, passes, threads))
 
 

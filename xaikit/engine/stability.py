@@ -49,9 +49,13 @@ def spearman_brown(r: float) -> float:
 
 def split_half(even: np.ndarray, odd: np.ndarray) -> float:
     """The stability of a map whose samples of even and odd index make the maps ``even``
-    and ``odd`` (``(C, H, W)``): their correlation summed over channels, Spearman-Brown
+    and ``odd`` (``(C, H, W)``, or an intermediate variable's ``(C, L)`` or ``(units,)``):
+    their correlation summed over channels (a map of one axis as it is), Spearman-Brown
     corrected."""
-    return spearman_brown(pearson(np.sum(even, axis=0), np.sum(odd, axis=0)))
+    def pixels(m: np.ndarray) -> np.ndarray:
+        return np.sum(m, axis=0) if m.ndim > 1 else m
+
+    return spearman_brown(pearson(pixels(even), pixels(odd)))
 
 
 def half_counts(samples: int) -> tuple:

@@ -54,7 +54,8 @@ def ordered_map(work: Callable[[int, J], R], jobs: Iterable[J], threads: int) ->
     of its own; with one thread, the calling thread is worker 0. ``jobs`` is read in the
     calling thread, at most ``threads`` jobs ahead of the results. A job's exception is
     raised where its result would have been, once no job of the call is running. The
-    threads are started once per thread count and kept for later calls.
+    threads are started once per thread count and kept for later calls (a forked child
+    starts its own).
     """
     if threads <= 1:
         for job in jobs:
@@ -73,6 +74,16 @@ def ordered_map(work: Callable[[int, J], R], jobs: Iterable[J], threads: int) ->
         for future in pending:
             future.cancel()
         wait(pending)
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's pool threads do not exist here, so start anew."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _pool(threads: int) -> Tuple[ThreadPoolExecutor, threading.local]:

@@ -56,7 +56,7 @@ class EvaluateParams(Params):
     )
     model: str = Field(
         "results.nnp",
-        description="Model file (*.nnp) whose explanations are evaluated.",
+        description="Model file whose explanations are evaluated (.nnp, .onnx...).",
         json_schema_extra={"aliases": ["-m"]},
     )
     input: str = Field(

@@ -2,7 +2,9 @@
 
 A field's CLI option is ``--field-name``; multi-word fields also accept NNC's
 ``--field_name``. Extra spellings (NNC's short options such as ``-nl``) are listed
-in the field's ``json_schema_extra={"aliases": [...]}``.
+in the field's ``json_schema_extra={"aliases": [...]}``; ``"path": "FILE"`` there makes the
+option's value a path (shown as ``FILE``, or ``PATH`` for a file or folder, in ``--help``,
+and completed as a path by shells).
 """
 
 from __future__ import annotations

@@ -94,6 +94,8 @@ def class_names(
 
 def read_labels(path: Path) -> List[str]:
     """Names from a text file, one per line (UTF-8, with or without a byte-order mark)."""
+    if path.is_dir():
+        raise ParameterError("is a folder, not a text file", subject="labels", path=path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

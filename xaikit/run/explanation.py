@@ -25,7 +25,7 @@ from xaikit.run.outputs import (
 from xaikit.run.request import Request
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation:
     """An attribution map with what it explains."""
 
@@ -47,6 +47,15 @@ class Explanation:
     reported: Dict[str, Any] = field(default_factory=dict)
     """What the explainer reported besides the map (see :class:`xaikit.Attribution`)."""
 
+    def __repr__(self) -> str:
+        """One line: what is explained and the map's type and shape, not its values."""
+        name = f" ({self.class_name!r})" if self.class_name else ""
+        score = "" if self.score is None else f", score={self.score:.4g}"
+        shape = "x".join(str(d) for d in np.shape(self.attribution))
+        return (f"Explanation({self.explainer!r}, model={self.model!r}, "
+                f"class_index={self.class_index}{name}{score}, "
+                f"attribution={np.asarray(self.attribution).dtype}[{shape}])")
+
     @property
     def metadata(self) -> Dict[str, Any]:
         """What the map explains, ``{"class_index", "class_name", "score"}``, and what the
@@ -67,13 +76,15 @@ class Explanation:
     def save(
         self, path: Union[str, "os.PathLike[str]"], sink: Optional[str] = None, **sink_params: Any
     ) -> Path:
-        """Write through ``sink`` (by default the one the extension selects); returns the path.
+        """Write through ``sink`` (by default the one the extension selects) to ``path``, as
+        given; returns it. The sink must write ``path``'s extension.
 
         The file appears complete or not at all; missing folders are created.
         """
         path = Path(path)
         name = sink or sink_for(path).name
         [choice] = choose_sinks(path, [name], {name: sink_params})
+        output_path(path, choice.sink)  # refuses an extension the sink does not write
         _write(choice, self, path)
         return path
 
@@ -152,15 +163,20 @@ def write_explanations(
     explanations: Union[Explanation, Sequence[Explanation]],
     output: Path,
     sinks: Sequence[SinkChoice],
+    made: bool = False,
 ) -> List[OutputFile]:
-    """:func:`write_outputs` through sinks already chosen (a :class:`Request`'s)."""
+    """:func:`write_outputs` through sinks already chosen (a :class:`Request`'s).
+
+    :param made: ``output`` is a name xaikit made (a dataset row's), which a sink may give
+        its own extension (see :func:`xaikit.run.outputs.output_path`).
+    """
     if isinstance(explanations, Explanation):
         explanations = [explanations]
     several_classes = len(explanations) > 1
     planned = [
         (explanation, choice,
          output_path(output, choice.sink, explanation.class_index if several_classes else None,
-                     several_sinks=len(sinks) > 1))
+                     several_sinks=len(sinks) > 1, made=made))
         for explanation in explanations
         for choice in sinks
     ]

@@ -54,6 +54,8 @@ def read_image(source: Any) -> Image.Image:
 
 def open_image(path: Path) -> Image.Image:
     """Open and decode ``path``, refusing missing, non-image and oversized files."""
+    if path.is_dir():
+        raise ImageError("is a folder, not an image file", subject="image", path=path)
     if not path.is_file():
         raise ImageError("no such file", subject="image", path=path)
     try:

@@ -10,8 +10,10 @@ write::
     map.png, classes 3 and 5           -> map.class3.png, map.class5.png
     map.png, both                      -> map.class3.grey.png, map.class3.heatmap.png, ...
 
-A sink that does not write the output's extension uses its own first one
-(``map.png`` through ``npy`` is ``map.npy``).
+The name given is written as given: a sink that does not write its extension refuses it
+(``map.png`` through ``npy``). A name xaikit makes takes the sink's first extension
+instead when the sink does not write the given one (``map.png`` through ``grey`` and
+``npy`` is ``map.grey.png`` and ``map.npy.npy``).
 """
 
 from __future__ import annotations
@@ -84,9 +86,14 @@ def sink_for(path: Path) -> Sink:
         names = ", ".join(sink.name for sink in writers)
         raise OutputError(f"several sinks write {suffix} ({names}); choose one with --sink "
                           "(sink= in Python)", subject="output")
-    known = sorted({e for sink in sinks for e in sink.extensions})
+    known = sorted({e for sink in sinks for e in sink.extensions[:5]}, key=_first_listed(sinks))
     raise OutputError(f"no sink writes {suffix or 'files without an extension'} "
-                      f"(known extensions: {', '.join(known)})", subject="output")
+                      f"(known extensions: {', '.join(known)}, ...)", subject="output")
+
+
+def _first_listed(sinks: Sequence[Sink]) -> Callable[[str], Any]:
+    """Sort key: an extension's place in the sinks' lists (their usual ones first)."""
+    return lambda e: (min(s.extensions.index(e) for s in sinks if e in s.extensions), e)
 
 
 def _sink(name: str) -> Sink:
@@ -101,15 +108,24 @@ def output_path(
     sink: Sink,
     class_index: Optional[int] = None,
     several_sinks: bool = False,
+    made: bool = False,
 ) -> Path:
     """Where ``sink`` writes for ``output`` (the rule in this module's docstring).
 
     :param class_index: set when several classes are written, to add ``.class<N>``.
     :param several_sinks: add ``.<sink>``.
+    :param made: ``output`` is a name xaikit made (a dataset row's), not the user's.
+    :raises OutputError: the name is used as given and ``sink`` does not write its extension.
     """
     output = Path(output)
     suffix = output.suffix
     if sink.extensions and suffix.lower() not in sink.extensions:
+        if class_index is None and not several_sinks and not made:
+            writes = ", ".join(sink.extensions[:5]) + (", ..." if len(sink.extensions) > 5 else "")
+            raise OutputError(f"the {sink.name} sink writes {writes}, not "
+                              f"{suffix or 'files without an extension'}; name the output "
+                              f"{output.with_suffix(sink.extensions[0])}", subject="output",
+                              path=output)
         suffix = sink.extensions[0]
     name = output.stem if output.suffix else output.name
     if class_index is not None:

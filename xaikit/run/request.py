@@ -21,12 +21,12 @@ from pydantic import Field
 from xaikit.datasets.layout import MAP_SUFFIX, output_csv
 from xaikit.engine.model import ModelAdapter
 from xaikit.engine.noise import Smoothing
-from xaikit.plugin.errors import ModelError, ParameterError
+from xaikit.plugin.errors import ModelError, OutputError, ParameterError
 from xaikit.plugin.explainer import Explainer
 from xaikit.plugin.manager import registry
 from xaikit.plugin.params import Params, validate
 from xaikit.run.classes import ClassTarget
-from xaikit.run.outputs import SinkChoice, SinkParams, choose_sinks, option_prefix
+from xaikit.run.outputs import SinkChoice, SinkParams, choose_sinks, option_prefix, output_path
 from xaikit.run.smoothing import SmoothParams, recorded
 
 MAX_SEED = 2**32 - 1
@@ -37,18 +37,19 @@ class RunParams(Params):
 
     model: str = Field(
         "results.nnp",
-        description="Model file (*.nnp) to explain (model).",
-        json_schema_extra={"aliases": ["-m"]},
+        description="Model file to explain: .nnp, .onnx, or a format another installed "
+        "adapter reads (xaikit list).",
+        json_schema_extra={"aliases": ["-m"], "path": "FILE"},
     )
     image: Optional[str] = Field(
         None,
-        description="Image file to analyse (image). A .csv file or a folder is a dataset: "
+        description="Image file to analyse. A .csv file or a folder is a dataset: "
         "-i takes any, as NNC's two plugins take an image or a CSV.",
-        json_schema_extra={"aliases": ["-i"]},
+        json_schema_extra={"aliases": ["-i"], "path": "PATH"},
     )
     class_index: ClassTarget = Field(
         0,
-        description="Index of the class to explain (int); 'predicted' for the model's top "
+        description="Index of the class to explain; 'predicted' for the model's top "
         "class, or several indices such as 3,5,7 for one map each. Dataset runs: each "
         "row's label by default, 'predicted' or one index for every row.",
         json_schema_extra={"aliases": ["-c"]},
@@ -56,19 +57,20 @@ class RunParams(Params):
     output: Optional[str] = Field(
         None,
         description="Output file: the map of one image (without --sink its extension picks "
-        "the sink, .png: grey; several sinks or classes add .<sink> or .class<N> before the "
-        "extension), or a dataset's CSV (image or csv). "
+        "the sink: grey for any image format; several sinks or classes add .<sink> or "
+        ".class<N> before the extension), or a dataset's CSV. "
         "Default: <explainer>.png or <explainer>.csv.",
-        json_schema_extra={"aliases": ["-o"]},
+        json_schema_extra={"aliases": ["-o"], "path": "FILE"},
     )
     sink: Tuple[str, ...] = Field(
         (),
-        description="Sink to write the map with (see xaikit list); repeat for several: "
+        description="Sink to write the map with; repeat for several: "
         "--sink grey --sink heatmap. Its options are --<sink>-<parameter>.",
     )
     labels: Optional[str] = Field(
         None,
         description="Text file naming the classes, one per line, for panels and outputs.",
+        json_schema_extra={"path": "FILE"},
     )
     seed: Optional[int] = Field(
         None,
@@ -81,20 +83,21 @@ class RunParams(Params):
     input: str = Field(
         "output_result.csv",
         min_length=1,
-        description="Dataset CSV whose every row is explained, when no --image is given "
-        "(csv); or a folder, whose every image file is.",
+        description="Dataset CSV whose every row is explained, when no --image is given; "
+        "or a folder, whose every image file is.",
+        json_schema_extra={"path": "PATH"},
     )
     input_variable: str = Field(
         "x",
         min_length=1,
-        description="Dataset variable holding the image paths (variable).",
+        description="Dataset variable holding the image paths.",
         json_schema_extra={"aliases": ["-v1"]},
     )
     label_variable: str = Field(
         "y",
         min_length=1,
         description="Dataset variable holding each row's class: an index, or a one-hot or "
-        "score vector (y__0, y__1...) (variable).",
+        "score vector (y__0, y__1...).",
         json_schema_extra={"aliases": ["-v2"]},
     )
     overwrite: bool = Field(
@@ -229,7 +232,12 @@ def build_request(
         chosen = choose_sinks(Path("map" + MAP_SUFFIX), run.sink, sink_params)
     elif writes:
         output = Path(run.output or f"{explainer}.png")
+        if output.is_dir():
+            raise OutputError(f"is a folder; name a file in it, such as "
+                              f"{output / (explainer + '.png')}", subject="output", path=output)
         chosen = choose_sinks(output, run.sink, sink_params)
+        if len(chosen) == 1 and not isinstance(run.class_index, list):
+            output_path(output, chosen[0].sink)  # the name as given: its sink must write it
     model = given.get("model", run.model)
     return Request(
         explainer=algorithm,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, Sequence
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from xaikit.engine.model import LoadedModel
 from xaikit.engine.noise import VARIANTS, Smoothing
@@ -56,6 +57,21 @@ class SmoothParams(Params):
         le=1_000_000,
         description="With --smooth-samples auto: the most noisy copies per image.",
     )
+
+    @field_validator("smooth_noise_level", "smooth_variant", "smooth_stability",
+                     "smooth_max_samples")
+    @classmethod
+    def _only_when_smoothing(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse a value that would be ignored: any of these without ``smooth_samples``;
+        stability and max_samples without ``auto``. Their defaults pass."""
+        if "smooth_samples" not in info.data or value == cls.model_fields[info.field_name].default:
+            return value
+        auto = info.field_name in ("smooth_stability", "smooth_max_samples")
+        samples = info.data["smooth_samples"]
+        if samples is None or (auto and samples != "auto"):
+            raise PydanticCustomError("unused", "applies only with --smooth-samples "
+                                      + ("auto" if auto else "N or auto"))
+        return value
 
     def smoothing(self, seed: Optional[int]) -> Optional[Smoothing]:
         """The noise these options ask for, seeded with the run's ``seed``; None without

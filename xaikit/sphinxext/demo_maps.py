@@ -27,7 +27,19 @@ from xaikit.run.images import load_image
 
 LEFT_OUT = "none"
 """A ``:vary:`` value that leaves the parameter out: its default (no smoothing for
-``smooth_samples``)."""
+``smooth_samples``, and then the other ``smooth_`` options, which apply only with it)."""
+
+
+def _run_params(params: Dict[str, str], vary: Optional[str], value: Optional[str]
+                ) -> Dict[str, str]:
+    """``params`` with ``vary`` set to ``value``, or left out (:data:`LEFT_OUT`)."""
+    if not vary:
+        return params
+    if value != LEFT_OUT:
+        return {**params, vary: value}
+    if vary == "smooth_samples":
+        return {k: v for k, v in params.items() if not k.startswith("smooth_")}
+    return {k: v for k, v in params.items() if k != vary}
 
 
 class DemoMapsDirective(SphinxDirective):
@@ -37,7 +49,8 @@ class DemoMapsDirective(SphinxDirective):
     Options: ``:model:`` (default: the ``xaikit_demo_model`` config value), ``:explainer:``
     (default ``smoothgrad``), ``:class-index:`` (default: each image's predicted class),
     ``:params: name=value ...``, ``:vary: name value value ...`` (a map per value, a
-    parameter or ``class_index``; ``none`` leaves the parameter out), ``:sink:`` and
+    parameter or ``class_index``; ``none`` leaves the parameter out, and with
+    ``smooth_samples`` the other ``smooth_`` parameters), ``:sink:`` and
     ``:zoom:`` (pixel size, default 4).
     A map that reports its stability has it written below.
     """
@@ -81,8 +94,7 @@ class DemoMapsDirective(SphinxDirective):
             class_index = self.options.get("class-index")
             if class_index is None and vary != "class_index":
                 class_index = int(model.predict(load_image(image_path, model)[None]).argmax())
-            runs = [{"class_index": class_index, **params,
-                     **({vary: v} if vary and v != LEFT_OUT else {})}
+            runs = [{"class_index": class_index, **_run_params(params, vary, v)}
                     for v in values or [None]]
             maps = [explain(explainer, model=model, image=image_path, **run) for run in runs]
             title = image_path.name + ("" if vary == "class_index" else f", class {class_index}")

@@ -118,7 +118,7 @@ def test_a_layer_that_is_not_a_feature_map_is_refused_with_the_candidates(tiny_n
                               f"(channels, height, width); {candidates}")
     result = run_cli(["run", "gradcam", "-m", tiny_nnp, "-i", tiny_image, "--layer", "conv9"])
     assert result.exit_code == 1
-    assert result.stderr == f"error: layer: no variable named 'conv9'; {candidates}\n"
+    assert result.stderr == f"error: --layer: no variable named 'conv9'; {candidates}\n"
 
 
 def test_a_network_without_convolution_needs_a_layer(tiny_image):

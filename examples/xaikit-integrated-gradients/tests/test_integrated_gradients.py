@@ -113,7 +113,7 @@ def test_bad_baselines_are_one_line_errors_naming_the_parameter(tiny_nnp, tiny_i
     result = run_cli(["run", "integrated-gradients", "-m", tiny_nnp, "-i", tiny_image,
                       "--baseline", text, "-o", tmp_path / "ig.png"])
     assert result.exit_code == 1
-    assert result.stderr == f"error: baseline: {text}: not an image file\n"
+    assert result.stderr == f"error: --baseline: {text}: not an image file\n"
 
 
 def test_the_cli_and_the_api_agree(tiny_nnp, tiny_image, tmp_path):

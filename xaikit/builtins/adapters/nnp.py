@@ -7,7 +7,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from google.protobuf import text_format
 
@@ -55,6 +55,7 @@ class NnpAdapter(ModelAdapter):
             raise ModelError(
                 f"model: {path}: cannot load the network's parameters: {_first_line(exc)}"
             ) from None
+        _check_parameters(network, parameters, path)
         fixed_batch = reopen_batch(network, entry.input)
         build = NetworkBuilder(
             network_proto(network), network.name, parameters, entry.input, entry.output,
@@ -124,6 +125,8 @@ def read_network_proto(path: Path):
     """Parse the ``*.nntxt`` member of an ``.nnp`` archive, refusing oversized members."""
     from nnabla.utils import nnabla_pb2
 
+    if path.is_dir():
+        raise ModelError(f"model: {path}: is a folder, not a model file")
     if not path.is_file():
         raise ModelError(f"model: {path}: no such model file")
     try:
@@ -149,6 +152,38 @@ def read_network_proto(path: Path):
     except text_format.ParseError as exc:
         raise ModelError(f"model: {path}: net.nntxt does not parse: {_first_line(exc)}") from None
     return proto
+
+
+def _check_parameters(network, parameters: Mapping[str, Any], path: Path) -> None:
+    """Refuse a network whose parameters the archive does not hold: nnabla would run it
+    with zeros. ``parameters`` as :func:`load_parameters` gives them, scope by scope."""
+    needed = [v.name for v in network.variable if v.type == "Parameter"]
+    if not needed:
+        return
+    loaded = set(_parameter_names(parameters))
+    if not loaded:
+        raise ModelError(f"model: {path}: the archive has no parameters (no parameter.h5 or "
+                         f"parameter.protobuf); the network needs {len(needed)}: "
+                         f"{_listing(needed)}")
+    missing = [name for name in needed if name not in loaded]
+    if missing:
+        raise ModelError(f"model: {path}: the archive's parameters lack {len(missing)} of the "
+                         f"network's {len(needed)}: {_listing(missing)}")
+
+
+def _parameter_names(scope: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """``conv/conv/W``... from nnabla's nested parameter scopes."""
+    for key, value in scope.items():
+        if isinstance(value, Mapping):
+            yield from _parameter_names(value, f"{prefix}{key}/")
+        else:
+            yield prefix + key
+
+
+def _listing(names: List[str], most: int = 5) -> str:
+    """``a, b, c`` or, for many names, ``a, b, c, d, e and 7 more``."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def _check_member(info: zipfile.ZipInfo, path: Path) -> None:

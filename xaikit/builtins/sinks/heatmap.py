@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from xaikit import Explanation, OutputError, Sink, hookimpl
 from xaikit import Params as ParamsBase
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+from .pillow import save_image, writable_extensions
 
 
 @lru_cache(maxsize=None)
@@ -30,6 +30,9 @@ def scaled_magnitude(attribution: np.ndarray, percentile: float) -> np.ndarray:
     As Google's saliency library shows maps: values above the percentile are clipped, so a
     few extreme pixels do not darken the rest. A constant map is all 0.
     """
+    if np.ndim(attribution) != 3:
+        raise OutputError(f"a map of shape {np.shape(attribution)} is not a picture to lay "
+                          "over the image; write it with the grey or npy sink", subject="output")
     magnitude = np.abs(np.asarray(attribution, dtype=np.float64)).sum(axis=0)
     lo, hi = magnitude.min(), np.percentile(magnitude, percentile)
     if hi <= lo:
@@ -62,19 +65,10 @@ def base_image(explanation: Explanation) -> Image.Image:
     return Image.fromarray(np.round(stretched * 255).astype(np.uint8)).convert("RGB")
 
 
-def save_image(image: Image.Image, path: Path) -> None:
-    """Save in the format ``path``'s extension names, refusing one Pillow cannot write."""
-    try:
-        image.save(path)
-    except (KeyError, ValueError):
-        raise OutputError(f"{path.suffix or 'no extension'} is not an image format "
-                          f"(use {', '.join(IMAGE_EXTENSIONS)})", subject="output") from None
-
-
 class HeatmapSink(Sink):
     name = "heatmap"
     description = "colour map blended over the image at the image's resolution"
-    extensions = IMAGE_EXTENSIONS
+    extensions = writable_extensions("RGB")
 
     class Params(ParamsBase):
         alpha: float = Field(

@@ -1,4 +1,5 @@
-"""Image | map | overlay side by side, captioned with the class and the model's score."""
+"""Image | map | overlay side by side, captioned with the class, the map's stability and the
+score explained."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pydantic import Field
 
 from xaikit import Explanation, Sink, hookimpl
 
-from .heatmap import HeatmapSink, base_image, blend, colourise, save_image, scaled_magnitude
+from .heatmap import HeatmapSink, base_image, blend, colourise, scaled_magnitude
+from .pillow import save_image
 
 
 def tile_size(size: Tuple[int, int], longest: int) -> Tuple[int, int]:
@@ -26,10 +28,28 @@ def tile_size(size: Tuple[int, int], longest: int) -> Tuple[int, int]:
 
 def caption(explanation: Explanation) -> Tuple[str, str, str]:
     """What the panel says below the image, the map and the overlay: ``class 3 (three)``,
-    ``stability 0.972 (48 samples)`` (for a map that has one), ``score 0.981``."""
+    ``stability 0.972 (48 samples)`` (for a map that has one) and the score.
+
+    The score is the one the explainer reports it differentiated (metadata
+    ``differentiated`` and ``differentiated_score``: ``logit 7.310, output 0.998``), else
+    the model's output (``score 0.998``).
+    """
     name = f" ({explanation.class_name})" if explanation.class_name else ""
-    score = "" if explanation.score is None else f"score {explanation.score:.3f}"
+    reported = explanation.reported
+    output = explanation.score
+    if "differentiated" in reported and "differentiated_score" in reported:
+        score = f"{reported['differentiated']} {reported['differentiated_score']:.3f}"
+        if reported["differentiated"] != "output" and output is not None:
+            score += f", output {output:.3f}"
+    else:
+        score = "" if output is None else f"score {output:.3f}"
     return f"class {explanation.class_index}{name}", explanation.stability_note(), score
+
+
+def map_title(explanation: Explanation) -> str:
+    """The map's title: the method the explainer reports (metadata ``method``, such as
+    ``smoothgrad_sq``), else the explainer's name."""
+    return f"{explanation.reported.get('method', explanation.explainer)} map"
 
 
 def panel(explanation: Explanation, params: PanelSink.Params) -> Image.Image:
@@ -41,7 +61,7 @@ def panel(explanation: Explanation, params: PanelSink.Params) -> Image.Image:
     scaled = scaled_magnitude(explanation.attribution, params.percentile)
     tiles = [
         ("image", image),
-        (f"{explanation.explainer} map", colourise(scaled, params.colormap).resize(
+        (map_title(explanation), colourise(scaled, params.colormap).resize(
             size, Image.NEAREST)),
         ("overlay", blend(image, scaled, params.colormap, params.alpha)),
     ]
@@ -84,7 +104,7 @@ def fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: 
 class PanelSink(Sink):
     name = "panel"
     description = ("image | map | overlay side by side, with the class, the map's stability "
-                   "and the model's score")
+                   "and the score explained")
     extensions = HeatmapSink.extensions
 
     class Params(HeatmapSink.Params):

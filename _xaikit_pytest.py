@@ -1,5 +1,8 @@
-"""pytest fixtures for plugin tests, loaded automatically wherever xaikit is installed
+"""pytest fixtures for plugin tests, loaded in every pytest run wherever xaikit is installed
 (through the ``pytest11`` entry point): a tiny NNC-style model and an image for it.
+
+A module outside the ``xaikit`` package, so that loading it imports neither xaikit nor
+nnabla: a fixture imports them when a test first uses it.
 """
 
 from __future__ import annotations
