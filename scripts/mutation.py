@@ -9,9 +9,11 @@ failure. It learns which tests call which function from a first run of the whole
 less four files: the docs' Sphinx builds and shell examples (tests/test_docs.py), the Dask
 clusters (tests/test_distributed.py) and the plugin guide's commands
 (tests/test_plugin_guide.py), whose work runs in other processes, out of mutmut's sight, or
-checks documents rather than numbers; and the lint of the plugins' imports
-(tests/test_public_surface.py), which would lint mutmut's copy of the code. Two tests more
-are deselected (see pyproject.toml). A mutant whose tests run three times as long as
+checks documents rather than numbers; the lint of the plugins' imports
+(tests/test_public_surface.py), which would lint mutmut's copy of the code; and the tests of
+the repository itself (tests/test_makefile.py, tests/test_packaging.py,
+tests/test_scripts.py), which need all of it beside them and call no mutated function. Two
+tests more are deselected (see pyproject.toml). A mutant whose tests run three times as long as
 unmutated, plus 30 s, counts as a timeout (caught: an endless loop); every process of the run
 may take :data:`MEMORY_LIMIT` bytes.
 
